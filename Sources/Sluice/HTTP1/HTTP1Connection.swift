@@ -1,0 +1,308 @@
+import CLibevent
+import HTTPTypes
+import Logging
+import SluiceCore
+
+/// One HTTP/1.1 connection, confined to its event loop for its whole life.
+///
+/// One pump: readable → parse (one request at a time, so pipelined requests are answered in order)
+/// → start the handler Task → its bytes arrive through an ``OutboundQueue`` → the loop moves them into
+/// the bufferevent → libevent writes them. The connection stops reading while a response is in
+/// flight and its input buffer is full, so a pipelining client cannot grow memory without bound.
+final class HTTP1Connection {
+    private enum State { case open, draining, closed }
+
+    let loop: EventLoop
+    let remoteAddress: String
+    private let context: ServerContext
+    private let registry: ConnectionRegistry
+    private var bev: OpaquePointer?
+    private let parser: HTTP1RequestParser
+    private let timer: LoopTimer
+    private var state = State.open
+    private var shuttingDown = false
+
+    // The request being received.
+    /// True from a request's first byte until it is dispatched (the head timer runs meanwhile).
+    private var requestStarted = false
+    private var head: HTTP1RequestHead?
+    private var body: [UInt8] = []
+
+    // The response being sent.
+    private var exchange: (queue: OutboundQueue, sink: HTTP1ResponseSink, task: Task<Void, Never>?)?
+    /// Bytes moved into the socket's output buffer, per queue, oldest first: acknowledged to their
+    /// queue as libevent writes them, so pending counts hold until bytes reach the kernel.
+    private var inOutput: [(queue: OutboundQueue, bytes: Int)] = []
+
+    init(fd: Int32, remoteAddress: String, loop: EventLoop, context: ServerContext, registry: ConnectionRegistry) {
+        self.loop = loop
+        self.remoteAddress = remoteAddress
+        self.context = context
+        self.registry = registry
+        parser = HTTP1RequestParser(limits: context.configuration.limits)
+        timer = LoopTimer(loop: loop)
+        bev = bufferevent_socket_new(loop.base, fd, Int32(BEV_OPT_CLOSE_ON_FREE.rawValue))
+    }
+
+    /// Registers the callbacks and starts reading. Loop thread only.
+    func start() {
+        guard let bev else { return }
+        let me = Unmanaged.passUnretained(self).toOpaque()
+        bufferevent_setcb(bev, { _, ctx in
+            HTTP1Connection.from(ctx).readable()
+        }, { _, ctx in
+            HTTP1Connection.from(ctx).writable()
+        }, { _, events, ctx in
+            HTTP1Connection.from(ctx).event(events)
+        }, me)
+        // Stop reading once this much unparsed input waits (a pipelining client while a response is
+        // in flight): a header block at its limit plus one socket read.
+        bufferevent_setwatermark(bev, Int16(EV_READ), 0, context.configuration.limits.maxHeaderBytes + 64 * 1024)
+        evbuffer_add_cb(bufferevent_get_output(bev), { _, info, ctx in
+            guard let info, info.pointee.n_deleted > 0 else { return }
+            HTTP1Connection.from(ctx).outputWritten(info.pointee.n_deleted)
+        }, me)
+        bufferevent_enable(bev, Int16(EV_READ | EV_WRITE))
+        armIdleTimer()
+    }
+
+    private static func from(_ ctx: UnsafeMutableRawPointer?) -> HTTP1Connection {
+        Unmanaged<HTTP1Connection>.fromOpaque(ctx!).takeUnretainedValue()
+    }
+
+    // MARK: Input
+
+    private func readable() {
+        processInput()
+    }
+
+    private func processInput() {
+        guard state == .open, let bev else { return }
+        let input = bufferevent_get_input(bev)
+        while state == .open, exchange == nil {
+            let length = evbuffer_get_length(input)
+            if length == 0 {
+                if !requestStarted { armIdleTimer() }
+                return
+            }
+            if !requestStarted {
+                requestStarted = true
+                armHeadTimer()
+            }
+            let data = evbuffer_pullup(input, -1)
+            let result = parser.feed(UnsafeRawBufferPointer(start: data, count: length))
+            evbuffer_drain(input, result.consumed)
+            for event in result.events {
+                switch event {
+                case .head(let h):
+                    head = h
+                    body = []
+                    armBodyTimer()
+                case .body(let bytes):
+                    body += bytes
+                    armBodyTimer()
+                case .end:
+                    timer.cancel()
+                    dispatch()
+                }
+            }
+            if let error = result.error {
+                respondAndClose(error.status, error.message)
+                return
+            }
+            if result.consumed == 0 { return }
+        }
+    }
+
+    // MARK: Requests
+
+    private func dispatch() {
+        guard let h = head else { return }
+        head = nil
+        requestStarted = false
+        let requestBody = body
+        body = []
+        guard h.versionMajor == 1 else {
+            return respondAndClose(.init(code: 505, reasonPhrase: "HTTP Version Not Supported"), "only HTTP/1.x")
+        }
+        guard let method = HTTPRequest.Method(h.method) else { return respondAndClose(.badRequest, "bad method") }
+        var fields = HTTPFields()
+        fields.reserveCapacity(h.headers.count)
+        for (name, value) in h.headers {
+            guard let fieldName = HTTPField.Name(name) else { return respondAndClose(.badRequest, "bad header name") }
+            fields.append(HTTPField(name: fieldName, value: value))
+        }
+        let host = fields[.hostHeader]
+        if h.versionMinor >= 1 && host == nil { return respondAndClose(.badRequest, "missing Host header") }
+        guard h.target.hasPrefix("/") || (method == .options && h.target == "*") else {
+            return respondAndClose(.badRequest, "request target must be in origin form")
+        }
+        let requestHead = HTTPRequest(method: method, scheme: "http", authority: host, path: h.target, headerFields: fields)
+        var request = Request(head: requestHead, body: requestBody, remoteAddress: remoteAddress)
+
+        let keepAlive = h.keepAlive && !shuttingDown
+        let loop = self.loop
+        let weakSelf = WeakConnection(self)
+        let queue = OutboundQueue(watermarks: context.configuration.watermarks) {
+            loop.execute { weakSelf.connection?.flushOutput() }
+        }
+        let sink = HTTP1ResponseSink(
+            queue: queue, isHeadRequest: method == .head, http10: h.versionMinor == 0,
+            keepAlive: keepAlive, decorate: context.decorate)
+        exchange = (queue, sink, nil)
+
+        let route = context.route(request)
+        request.parameters = route.parameters
+        let logger = context.configuration.logger
+        exchange?.task = Task {
+            await HandlerRunner.run(route.handler, request: request, sink: sink, logger: logger)
+        }
+    }
+
+    // MARK: Output
+
+    /// Moves everything the producer queued into the socket's output buffer. Loop thread.
+    private func flushOutput() {
+        guard state != .closed, let bev, let current = exchange else { return }
+        let output = bufferevent_get_output(bev)
+        for item in current.queue.drain() {
+            switch item {
+            case .bytes(let bytes):
+                bytes.withUnsafeBytes { _ = evbuffer_add(output, $0.baseAddress, $0.count) }
+                if let last = inOutput.last, last.queue === current.queue {
+                    inOutput[inOutput.count - 1].bytes += bytes.count
+                } else {
+                    inOutput.append((current.queue, bytes.count))
+                }
+            case .end:
+                finishExchange(closing: current.sink.closesConnection)
+                return
+            }
+        }
+    }
+
+    private func outputWritten(_ count: Int) {
+        var remaining = count
+        while remaining > 0, !inOutput.isEmpty {
+            let n = min(remaining, inOutput[0].bytes)
+            inOutput[0].queue.acknowledge(n)
+            inOutput[0].bytes -= n
+            remaining -= n
+            if inOutput[0].bytes == 0 { inOutput.removeFirst() }
+        }
+    }
+
+    private func finishExchange(closing: Bool) {
+        exchange = nil
+        if closing || shuttingDown {
+            closeAfterFlush()
+        } else {
+            parser.resume()
+            processInput()
+        }
+    }
+
+    private func writable() {
+        if state == .draining, let bev, evbuffer_get_length(bufferevent_get_output(bev)) == 0 {
+            close(reason: "response complete")
+        }
+    }
+
+    /// Answers from the loop itself (parse errors, timeouts) and closes once the bytes are out.
+    private func respondAndClose(_ status: HTTPResponse.Status, _ message: String) {
+        guard state == .open, let bev else { return }
+        var fields: HTTPFields = [.contentType: "text/plain; charset=utf-8", .connection: "close"]
+        context.decorate(&fields)
+        let text = Array((message.isEmpty ? status.reasonPhrase : message).utf8) + [10]
+        fields[.contentLength] = String(text.count)
+        let bytes = HTTP1ResponseEncoder.head(HTTPResponse(status: status, headerFields: fields)) + text
+        bytes.withUnsafeBytes { _ = evbuffer_add(bufferevent_get_output(bev), $0.baseAddress, $0.count) }
+        context.configuration.logger.debug("\(remoteAddress): \(status.code) \(message)")
+        closeAfterFlush()
+    }
+
+    private func closeAfterFlush() {
+        guard state == .open, let bev else { return }
+        state = .draining
+        timer.cancel()
+        bufferevent_disable(bev, Int16(EV_READ))
+        // The output may be drained already; otherwise `writable` finishes the close.
+        if evbuffer_get_length(bufferevent_get_output(bev)) == 0 {
+            close(reason: "response complete")
+        } else {
+            // A peer that never reads must not keep a draining connection forever.
+            timer.schedule(after: context.configuration.timeouts.shutdownGrace) { [weak self] in
+                self?.close(reason: "peer stopped reading while draining")
+            }
+        }
+    }
+
+    // MARK: Timers
+
+    private func armIdleTimer() {
+        timer.schedule(after: context.configuration.timeouts.idle) { [weak self] in
+            self?.close(reason: "idle timeout")
+        }
+    }
+
+    private func armHeadTimer() {
+        timer.schedule(after: context.configuration.timeouts.requestHead) { [weak self] in
+            self?.respondAndClose(.requestTimeout, "request head not received in time")
+        }
+    }
+
+    private func armBodyTimer() {
+        timer.schedule(after: context.configuration.timeouts.bodyRead) { [weak self] in
+            self?.respondAndClose(.requestTimeout, "request body stalled")
+        }
+    }
+
+    // MARK: Closing
+
+    private func event(_ events: Int16) {
+        if events & Int16(BEV_EVENT_EOF | BEV_EVENT_ERROR) != 0 {
+            close(reason: events & Int16(BEV_EVENT_EOF) != 0 ? "peer closed" : "socket error")
+        }
+    }
+
+    /// Graceful shutdown: an idle connection closes now, a busy one after its current response.
+    func beginShutdown() {
+        shuttingDown = true
+        if exchange == nil && state == .open { close(reason: "server shutting down") }
+    }
+
+    /// Closes at once: the handler is cancelled and its writer throws from now on. Loop thread.
+    func close(reason: String) {
+        guard state != .closed else { return }
+        state = .closed
+        timer.cancel()
+        if let current = exchange {
+            current.queue.close(reason: reason)
+            current.task?.cancel()
+            exchange = nil
+        }
+        for entry in inOutput { entry.queue.close(reason: reason) }
+        inOutput.removeAll()
+        if let bev {
+            self.bev = nil
+            bufferevent_free(bev)
+        }
+        context.configuration.logger.trace("\(remoteAddress): closed (\(reason))")
+        // Unregister on the next turn: this may run inside one of our own libevent callbacks, and
+        // the registry holds the last reference.
+        let me = UnsafeSendable(self)
+        loop.execute { me.value.registry.remove(me.value) }
+    }
+}
+
+/// A weak reference that a wake-up job can carry across threads; it is only dereferenced on the
+/// connection's own loop.
+struct WeakConnection: @unchecked Sendable {
+    weak var connection: HTTP1Connection?
+    init(_ connection: HTTP1Connection) { self.connection = connection }
+}
+
+extension HTTPField.Name {
+    /// `Host`: swift-http-types maps it to `:authority` and hides the plain name.
+    static let hostHeader = HTTPField.Name("Host")!
+}

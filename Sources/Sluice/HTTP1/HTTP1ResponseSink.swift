@@ -1,0 +1,96 @@
+import HTTPTypes
+import SluiceCore
+
+/// One HTTP/1.1 response: frames the body (Content-Length, chunked, or close-delimited for
+/// HTTP/1.0 peers) on the producer's thread and queues the bytes for the connection's loop.
+final class HTTP1ResponseSink: ResponseSink, @unchecked Sendable {
+    enum Framing { case unsent, fixed, chunked, closeDelimited, none }
+
+    let queue: OutboundQueue
+    private let isHeadRequest: Bool
+    private let http10: Bool
+    private let decorate: @Sendable (inout HTTPFields) -> Void
+    private let lock = Lock()
+    // Guarded by `lock`.
+    private var framing = Framing.unsent
+    private var keepAlive: Bool
+    private var finished = false
+
+    /// - Parameters:
+    ///   - keepAlive: whether the connection may stay open after this response.
+    ///   - decorate: adds the server-wide headers (Date, Server, CORS).
+    init(queue: OutboundQueue, isHeadRequest: Bool, http10: Bool, keepAlive: Bool,
+         decorate: @escaping @Sendable (inout HTTPFields) -> Void) {
+        self.queue = queue
+        self.isHeadRequest = isHeadRequest
+        self.http10 = http10
+        self.keepAlive = keepAlive
+        self.decorate = decorate
+    }
+
+    /// Whether the connection must close once this response is out.
+    var closesConnection: Bool { lock.withLock { !keepAlive } }
+
+    var headSent: Bool { lock.withLock { framing != .unsent } }
+    var statistics: OutboundQueue.Statistics { queue.statistics }
+    var pendingBytes: Int { queue.pendingBytes }
+
+    func sendHead(_ head: HTTPResponse) throws {
+        try lock.withLock {
+            guard framing == .unsent else { return }
+            var head = head
+            decorate(&head.headerFields)
+            let status = head.status.code
+            let bodyless = isHeadRequest || status == 204 || status == 304 || (100..<200).contains(status)
+            if head.headerFields[.contentLength] != nil {
+                framing = isHeadRequest ? .none : .fixed
+                head.headerFields[.transferEncoding] = nil
+            } else if status == 204 || status == 304 {
+                framing = .none
+            } else if http10 {
+                framing = isHeadRequest ? .none : .closeDelimited
+                keepAlive = false
+            } else {
+                head.headerFields[.transferEncoding] = "chunked"
+                framing = bodyless ? .none : .chunked
+            }
+            head.headerFields[.connection] = keepAlive ? (http10 ? "keep-alive" : nil) : "close"
+            try queue.push(HTTP1ResponseEncoder.head(head, version: http10 ? (1, 0) : (1, 1)))
+        }
+    }
+
+    func write(_ bytes: [UInt8]) async throws {
+        if !headSent { try sendHead(HTTPResponse(status: .ok)) }
+        let framed: [UInt8]? = lock.withLock {
+            switch framing {
+            case .chunked: HTTP1ResponseEncoder.chunk(bytes)
+            case .fixed, .closeDelimited: bytes
+            case .none, .unsent: nil
+            }
+        }
+        if let framed { try await queue.write(framed) } else if queue.isClosed {
+            throw OutboundClosedError(reason: "connection closed")
+        }
+    }
+
+    func finish(trailers: HTTPFields?) {
+        if !headSent { try? sendHead(HTTPResponse(status: .ok, headerFields: [.contentLength: "0"])) }
+        let last: [UInt8]? = lock.withLock {
+            guard !finished else { return nil }
+            finished = true
+            return framing == .chunked ? HTTP1ResponseEncoder.lastChunk(trailers: trailers) : []
+        }
+        guard let last else { return }
+        _ = try? queue.push(last)
+        queue.finish()
+    }
+
+    func abort() {
+        let first = lock.withLock { () -> Bool in
+            defer { finished = true; keepAlive = false }
+            return !finished
+        }
+        // Ending without the last chunk, then closing, is how HTTP/1.1 says "incomplete".
+        if first { queue.finish() }
+    }
+}

@@ -1,0 +1,91 @@
+import HTTPTypes
+
+/// A request as a handler sees it, whatever protocol carried it.
+///
+/// ```swift
+/// router.get("/hello") { request in
+///     Response(text: "hello \(request.query["name"] ?? "world")")
+/// }
+/// ```
+public struct Request: Sendable {
+    public var head: HTTPRequest
+    /// The whole body, at most ``HTTP1Limits/maxBodyBytes`` long.
+    public var body: [UInt8]
+    /// The peer's address as `host:port` (IPv6 in brackets).
+    public var remoteAddress: String
+    /// Path parameters captured by `{name}` segments of the route.
+    public var parameters: [String: String] = [:]
+
+    public init(head: HTTPRequest, body: [UInt8] = [], remoteAddress: String = "") {
+        self.head = head
+        self.body = body
+        self.remoteAddress = remoteAddress
+    }
+
+    public var method: HTTPRequest.Method { head.method }
+
+    /// The path without the query, still percent-encoded.
+    public var path: Substring {
+        let full = head.path ?? "/"
+        return full[..<(full.firstIndex(of: "?") ?? full.endIndex)]
+    }
+
+    /// Query parameters, percent-decoded; the last value wins for a repeated name.
+    public var query: [String: String] {
+        var out: [String: String] = [:]
+        for (name, value) in queryItems { out[name] = value }
+        return out
+    }
+
+    /// Query parameters in order, percent-decoded.
+    public var queryItems: [(name: String, value: String)] {
+        guard let full = head.path, let q = full.firstIndex(of: "?") else { return [] }
+        return full[full.index(after: q)...].split(separator: "&").map { pair in
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            return (PercentDecoding.decode(parts[0], plusAsSpace: true) ?? String(parts[0]),
+                    parts.count > 1 ? PercentDecoding.decode(parts[1], plusAsSpace: true) ?? String(parts[1]) : "")
+        }
+    }
+
+    /// The id an SSE client resumes after (`Last-Event-ID`).
+    public var lastEventID: String? { head.headerFields[.lastEventID] }
+}
+
+/// Percent-decoding of URL components.
+enum PercentDecoding {
+    /// `nil` for a malformed escape.
+    static func decodeBytes<S: StringProtocol>(_ text: S, plusAsSpace: Bool = false) -> [UInt8]? {
+        var out: [UInt8] = []
+        let utf8 = Array(text.utf8)
+        var i = 0
+        while i < utf8.count {
+            let byte = utf8[i]
+            if byte == UInt8(ascii: "%") {
+                guard i + 2 < utf8.count, let hi = hex(utf8[i + 1]), let lo = hex(utf8[i + 2]) else { return nil }
+                out.append(hi << 4 | lo)
+                i += 3
+            } else {
+                out.append(plusAsSpace && byte == UInt8(ascii: "+") ? UInt8(ascii: " ") : byte)
+                i += 1
+            }
+        }
+        return out
+    }
+
+    static func decode<S: StringProtocol>(_ text: S, plusAsSpace: Bool = false) -> String? {
+        decodeBytes(text, plusAsSpace: plusAsSpace).flatMap { String(validating: $0, as: UTF8.self) }
+    }
+
+    private static func hex(_ c: UInt8) -> UInt8? {
+        switch c {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): c - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): c - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): c - UInt8(ascii: "A") + 10
+        default: nil
+        }
+    }
+}
+
+extension HTTPField.Name {
+    static let lastEventID = HTTPField.Name("Last-Event-ID")!
+}

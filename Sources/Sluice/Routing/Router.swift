@@ -1,0 +1,141 @@
+import HTTPTypes
+
+/// Maps method and path to a handler. Built before the server starts, then read-only.
+///
+/// Path patterns are `/`-separated: a literal segment, `{name}` (one segment, captured into
+/// ``Request/parameters``), or a final `*` (the rest of the path, possibly empty).
+///
+/// ```swift
+/// var router = Router()
+/// router.get("/health") { _ in Response(text: "ok\n") }
+/// router.sse("/events") { request, events in
+///     try await events.send(SSEEvent(data: "hello", id: "1"))
+/// }
+/// router.stream("/download") { request, body in
+///     try await body.write(Array("chunk".utf8))
+/// }
+/// ```
+public struct Router: Sendable {
+    public typealias PlainHandler = @Sendable (Request) async throws -> Response
+    public typealias SSEHandler = @Sendable (Request, SSEWriter) async throws -> Void
+    public typealias StreamHandler = @Sendable (Request, BodyWriter) async throws -> Void
+
+    enum Handler: Sendable {
+        case plain(PlainHandler)
+        case sse(SSEHandler, SSERouteOptions)
+        case stream(StreamHandler)
+    }
+
+    enum Segment: Sendable, Equatable {
+        case literal(String)
+        case parameter(String)
+        case rest
+    }
+
+    struct Route: Sendable {
+        var methods: [HTTPRequest.Method]
+        var pattern: [Segment]
+        var handler: Handler
+    }
+
+    enum Match {
+        case found(Handler, parameters: [String: String])
+        case methodNotAllowed(allow: [HTTPRequest.Method])
+        case notFound
+    }
+
+    private(set) var routes: [Route] = []
+
+    public init() {}
+
+    // MARK: Registering
+
+    /// A route answering `methods` with a complete response.
+    public mutating func on(_ methods: [HTTPRequest.Method], _ path: String, _ handler: @escaping PlainHandler) {
+        add(methods, path, .plain(handler))
+    }
+
+    public mutating func get(_ path: String, _ handler: @escaping PlainHandler) { on([.get], path, handler) }
+    public mutating func post(_ path: String, _ handler: @escaping PlainHandler) { on([.post], path, handler) }
+    public mutating func put(_ path: String, _ handler: @escaping PlainHandler) { on([.put], path, handler) }
+    public mutating func delete(_ path: String, _ handler: @escaping PlainHandler) { on([.delete], path, handler) }
+
+    /// A Server-Sent Events route (GET). The handler's sends suspend under backpressure; it is
+    /// cancelled when the client goes away. `heartbeat` sends a comment whenever the stream has been
+    /// quiet that long, so proxies and idle timers keep it open.
+    public mutating func sse(_ path: String, heartbeat: Duration? = nil, _ handler: @escaping SSEHandler) {
+        add([.get], path, .sse(handler, SSERouteOptions(heartbeat: heartbeat)))
+    }
+
+    /// A streamed-body route (GET unless told otherwise).
+    public mutating func stream(_ path: String, methods: [HTTPRequest.Method] = [.get], _ handler: @escaping StreamHandler) {
+        add(methods, path, .stream(handler))
+    }
+
+    private mutating func add(_ methods: [HTTPRequest.Method], _ path: String, _ handler: Handler) {
+        routes.append(Route(methods: methods, pattern: Self.parse(path), handler: handler))
+    }
+
+    static func parse(_ path: String) -> [Segment] {
+        let parts = path.split(separator: "/", omittingEmptySubsequences: true)
+        return parts.enumerated().map { index, part in
+            if part == "*" {
+                precondition(index == parts.count - 1, "'*' must be the last segment of \(path)")
+                return .rest
+            }
+            if part.hasPrefix("{") && part.hasSuffix("}") { return .parameter(String(part.dropFirst().dropLast())) }
+            return .literal(String(part))
+        }
+    }
+
+    // MARK: Matching
+
+    /// The first route whose pattern and method fit; HEAD is served by GET routes.
+    func match(method: HTTPRequest.Method, path: Substring) -> Match {
+        let segments = path.split(separator: "/", omittingEmptySubsequences: true)
+        var allowed: [HTTPRequest.Method] = []
+        for route in routes {
+            guard let parameters = Self.bind(route.pattern, segments) else { continue }
+            if route.methods.contains(method) || (method == .head && route.methods.contains(.get)) {
+                return .found(route.handler, parameters: parameters)
+            }
+            for m in route.methods where !allowed.contains(m) { allowed.append(m) }
+        }
+        if allowed.isEmpty { return .notFound }
+        if allowed.contains(.get) && !allowed.contains(.head) { allowed.append(.head) }
+        return .methodNotAllowed(allow: allowed)
+    }
+
+    /// Methods any route answers at `path`, for OPTIONS and CORS preflight.
+    func methods(at path: Substring) -> [HTTPRequest.Method] {
+        let segments = path.split(separator: "/", omittingEmptySubsequences: true)
+        var out: [HTTPRequest.Method] = []
+        for route in routes where Self.bind(route.pattern, segments) != nil {
+            for m in route.methods where !out.contains(m) { out.append(m) }
+        }
+        if out.contains(.get) && !out.contains(.head) { out.append(.head) }
+        return out
+    }
+
+    private static func bind(_ pattern: [Segment], _ segments: [Substring]) -> [String: String]? {
+        var parameters: [String: String] = [:]
+        for (i, segment) in pattern.enumerated() {
+            switch segment {
+            case .rest:
+                return parameters
+            case .literal(let text):
+                guard i < segments.count, segments[i] == text else { return nil }
+            case .parameter(let name):
+                guard i < segments.count, let value = PercentDecoding.decode(segments[i]) else { return nil }
+                parameters[name] = value
+            }
+        }
+        return segments.count == pattern.count ? parameters : nil
+    }
+}
+
+/// Options of an SSE route.
+public struct SSERouteOptions: Sendable {
+    /// Send a comment after this much quiet; `nil` sends none.
+    public var heartbeat: Duration?
+}

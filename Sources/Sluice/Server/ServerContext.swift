@@ -1,0 +1,61 @@
+import HTTPTypes
+import SluiceCore
+
+/// What every connection of one server shares: configuration, routes and the headers every
+/// response carries. Immutable, so any loop may read it.
+final class ServerContext: Sendable {
+    let configuration: ServerConfiguration
+    let router: Router
+    let decorate: @Sendable (inout HTTPFields) -> Void
+
+    init(configuration: ServerConfiguration, router: Router) {
+        self.configuration = configuration
+        self.router = router
+        let serverName = configuration.serverName
+        let cors = configuration.cors
+        decorate = { fields in
+            fields[.date] = DateHeader.now
+            if let serverName { fields[.server] = serverName }
+            cors?.apply(to: &fields)
+        }
+    }
+
+    /// The handler for a request: a route's, or one answering 404, 405 (with `Allow`) or OPTIONS.
+    func route(_ request: Request) -> (handler: Router.Handler, parameters: [String: String]) {
+        if request.method == .options {
+            let allow = request.head.path == "*" ? [] : router.methods(at: request.path)
+            if !router.hasExplicitOptions(at: request.path) {
+                let response = optionsResponse(request, allow: allow)
+                return (.plain({ _ in response }), [:])
+            }
+        }
+        switch router.match(method: request.method, path: request.path) {
+        case .found(let handler, let parameters):
+            return (handler, parameters)
+        case .methodNotAllowed(let allow):
+            let error = HTTPError(
+                .methodNotAllowed, "method \(request.method.rawValue) not allowed",
+                headers: [.allow: allow.map(\.rawValue).joined(separator: ", ")])
+            return (.plain({ _ in throw error }), [:])
+        case .notFound:
+            let error = HTTPError(.notFound, "no route for \(request.path)")
+            return (.plain({ _ in throw error }), [:])
+        }
+    }
+
+    private func optionsResponse(_ request: Request, allow: [HTTPRequest.Method]) -> Response {
+        let methods = allow.isEmpty ? [.get, .head, .post, .options] : allow + [.options]
+        if let cors = configuration.cors, request.head.headerFields[.accessControlRequestMethod] != nil {
+            let head = cors.preflight(request: request.head, allow: methods)
+            return Response(status: head.status, headers: head.headerFields)
+        }
+        return Response(status: .noContent, headers: [.allow: methods.map(\.rawValue).joined(separator: ", ")])
+    }
+}
+
+extension Router {
+    func hasExplicitOptions(at path: Substring) -> Bool {
+        if case .found = match(method: .options, path: path) { return true }
+        return false
+    }
+}

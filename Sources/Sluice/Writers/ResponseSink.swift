@@ -1,0 +1,21 @@
+import HTTPTypes
+import SluiceCore
+
+/// Where a handler's writer puts one response: implemented once per protocol, so writers and
+/// handlers never know which protocol carries them.
+protocol ResponseSink: AnyObject, Sendable {
+    /// True once the head has been queued.
+    var headSent: Bool { get }
+    /// Queues the head unless one was queued already (then does nothing). Never suspends.
+    func sendHead(_ head: HTTPResponse) throws
+    /// Queues body bytes, sending a default `200` head first if none was sent; suspends under
+    /// backpressure; throws once the peer has gone.
+    func write(_ bytes: [UInt8]) async throws
+    /// Ends the body, with trailers where the protocol carries them.
+    func finish(trailers: HTTPFields?)
+    /// Ends the response abnormally after its head went out: the peer must see it incomplete.
+    func abort()
+    /// Counters of the outbound queue behind this response.
+    var statistics: OutboundQueue.Statistics { get }
+    var pendingBytes: Int { get }
+}

@@ -1,0 +1,214 @@
+import HTTPTypes
+
+/// What a producer hands to its connection: body bytes, then one end marker.
+public enum OutboundItem: Sendable {
+    case bytes([UInt8])
+    /// The response is complete; trailers go out where the protocol can carry them.
+    case end(trailers: HTTPFields?)
+}
+
+/// High and low water marks, in bytes, for one outbound queue.
+public struct Watermarks: Sendable, Equatable {
+    /// A producer's write suspends while more than this many bytes are pending.
+    public var high: Int
+    /// A suspended producer resumes once pending bytes fall to this or below.
+    public var low: Int
+
+    public init(high: Int, low: Int) {
+        precondition(low >= 0 && low <= high, "watermarks need 0 <= low <= high")
+        self.high = high
+        self.low = low
+    }
+
+    /// 64 KiB high, 16 KiB low: a few TCP windows' worth; enough to keep a fast socket busy.
+    public static let `default` = Watermarks(high: 64 * 1024, low: 16 * 1024)
+}
+
+/// The error a producer sees once its connection or stream has gone.
+public struct OutboundClosedError: Error, Sendable, CustomStringConvertible {
+    public var reason: String
+    public init(reason: String) { self.reason = reason }
+    public var description: String { "outbound closed: \(reason)" }
+}
+
+/// A bounded hand-off of outbound bytes from a producer Task to the loop that owns the socket.
+///
+/// Bytes are *pending* from the moment they are written until the loop reports that they left the
+/// process (``acknowledge(_:)``): both what waits here and what the loop already moved into the
+/// socket's output buffer. A write that takes pending bytes above the high-water mark suspends until
+/// they fall to the low-water mark, so memory per stream stays under `high` plus one write.
+///
+/// The loop is woken (``init(watermarks:wake:)``'s `wake`) only when the queue goes from empty to
+/// non-empty; it then takes everything with ``drain()`` in one pass.
+///
+/// ```swift
+/// let queue = OutboundQueue(watermarks: .default) { loop.execute { connection.flush() } }
+/// try await queue.write(Array("data: hi\n\n".utf8))   // suspends only under backpressure
+/// queue.finish()
+/// ```
+public final class OutboundQueue: @unchecked Sendable {
+    public let watermarks: Watermarks
+    private let wake: @Sendable () -> Void
+    private let lock = Lock()
+
+    // Guarded by `lock`.
+    private var items: [OutboundItem] = []
+    private var pending = 0
+    private var finished = false
+    private var closedReason: String?
+    private var waiters: [(id: UInt64, continuation: CheckedContinuation<Void, Error>)] = []
+    private var nextWaiterID: UInt64 = 0
+    private var stats = Statistics()
+
+    /// Counters for tests and metrics.
+    public struct Statistics: Sendable {
+        /// The most bytes ever pending at once.
+        public var maxPendingBytes = 0
+        /// How many writes had to wait for the queue to drain.
+        public var suspensions = 0
+        public var bytesWritten = 0
+    }
+
+    public init(watermarks: Watermarks = .default, wake: @escaping @Sendable () -> Void) {
+        self.watermarks = watermarks
+        self.wake = wake
+    }
+
+    public var pendingBytes: Int { lock.withLock { pending } }
+    public var statistics: Statistics { lock.withLock { stats } }
+    public var isClosed: Bool { lock.withLock { closedReason != nil } }
+
+    /// Queues `bytes` and, if that takes the queue above its high-water mark, suspends until the loop
+    /// drains it to the low-water mark. Throws once the queue is closed (peer gone) or the Task is
+    /// cancelled.
+    public func write(_ bytes: [UInt8]) async throws {
+        if bytes.isEmpty { return }
+        try Task.checkCancellation()
+        if try push(bytes) { try await waitForDrain() }
+    }
+
+    /// Queues `bytes` without waiting, for small framing (a response head, a last chunk) that must not
+    /// suspend. Returns true when pending bytes are now above the high-water mark.
+    @discardableResult
+    public func push(_ bytes: [UInt8]) throws -> Bool {
+        if bytes.isEmpty { return false }
+        let (needsWake, mustWait) = try lock.withLock { () throws -> (Bool, Bool) in
+            if let closedReason { throw OutboundClosedError(reason: closedReason) }
+            precondition(!finished, "write after finish")
+            let wasEmpty = items.isEmpty
+            items.append(.bytes(bytes))
+            pending += bytes.count
+            stats.bytesWritten += bytes.count
+            stats.maxPendingBytes = max(stats.maxPendingBytes, pending)
+            let mustWait = pending > watermarks.high
+            if mustWait { stats.suspensions += 1 }
+            return (wasEmpty, mustWait)
+        }
+        if needsWake { wake() }
+        return mustWait
+    }
+
+    /// Queues the end of the body. Never suspends; later writes are a programming error.
+    public func finish(trailers: HTTPFields? = nil) {
+        let needsWake = lock.withLock { () -> Bool in
+            guard closedReason == nil, !finished else { return false }
+            finished = true
+            items.append(.end(trailers: trailers))
+            return items.count == 1
+        }
+        if needsWake { wake() }
+    }
+
+    public var isFinished: Bool { lock.withLock { finished } }
+
+    private func waitForDrain() async throws {
+        let id = lock.withLock { () -> UInt64 in
+            nextWaiterID += 1
+            return nextWaiterID
+        }
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, Error>) in
+                let outcome: Result<Void, Error>? = lock.withLock {
+                    if let closedReason { return .failure(OutboundClosedError(reason: closedReason)) }
+                    if Task.isCancelled { return .failure(CancellationError()) }
+                    if pending <= watermarks.low { return .success(()) }
+                    waiters.append((id, continuation))
+                    return nil
+                }
+                if let outcome { continuation.resume(with: outcome) }
+            }
+        } onCancel: {
+            let waiter = lock.withLock { () -> CheckedContinuation<Void, Error>? in
+                guard let i = waiters.firstIndex(where: { $0.id == id }) else { return nil }
+                return waiters.remove(at: i).continuation
+            }
+            waiter?.resume(throwing: CancellationError())
+        }
+    }
+
+    // MARK: Loop side
+
+    /// Takes everything queued. The bytes stay pending until acknowledged.
+    public func drain() -> [OutboundItem] {
+        lock.withLock {
+            let out = items
+            items.removeAll(keepingCapacity: true)
+            return out
+        }
+    }
+
+    /// Takes queued items up to about `maxBytes` of body (splitting a chunk if needed), for pull-based
+    /// senders such as an HTTP/2 data source. The bytes stay pending until acknowledged.
+    public func take(maxBytes: Int) -> [OutboundItem] {
+        lock.withLock {
+            var out: [OutboundItem] = []
+            var budget = maxBytes
+            while !items.isEmpty {
+                switch items[0] {
+                case .end:
+                    out.append(items.removeFirst())
+                    return out
+                case .bytes(let bytes):
+                    if budget <= 0 { return out }
+                    if bytes.count <= budget {
+                        out.append(items.removeFirst())
+                        budget -= bytes.count
+                    } else {
+                        out.append(.bytes(Array(bytes[..<budget])))
+                        items[0] = .bytes(Array(bytes[budget...]))
+                        return out
+                    }
+                }
+            }
+            return out
+        }
+    }
+
+    /// True when nothing waits to be drained.
+    public var isEmpty: Bool { lock.withLock { items.isEmpty } }
+
+    /// `count` pending bytes have left the process (written to the kernel or framed by the peer
+    /// protocol). Resumes suspended writers once pending bytes reach the low-water mark.
+    public func acknowledge(_ count: Int) {
+        guard count > 0 else { return }
+        let ready = lock.withLock { () -> [CheckedContinuation<Void, Error>] in
+            pending = max(0, pending - count)
+            guard pending <= watermarks.low, !waiters.isEmpty else { return [] }
+            defer { waiters.removeAll() }
+            return waiters.map(\.continuation)
+        }
+        for continuation in ready { continuation.resume() }
+    }
+
+    /// Closes the queue: suspended and later writes throw; queued items are dropped.
+    public func close(reason: String) {
+        let failed = lock.withLock { () -> [CheckedContinuation<Void, Error>] in
+            guard closedReason == nil else { return [] }
+            closedReason = reason
+            items.removeAll()
+            defer { waiters.removeAll() }
+            return waiters.map(\.continuation)
+        }
+        for continuation in failed { continuation.resume(throwing: OutboundClosedError(reason: reason)) }
+    }
+}

@@ -1,0 +1,61 @@
+import HTTPTypes
+
+/// Serialises HTTP/1.1 response heads and chunked-body framing (RFC 9112). Pure.
+///
+/// ```swift
+/// var out = HTTP1ResponseEncoder.head(HTTPResponse(status: .ok, headerFields: [.contentType: "text/plain"]))
+/// out += HTTP1ResponseEncoder.chunk(Array("hello".utf8))
+/// out += HTTP1ResponseEncoder.lastChunk(trailers: nil)
+/// ```
+public enum HTTP1ResponseEncoder {
+    public static func head(_ response: HTTPResponse, version: (major: Int, minor: Int) = (1, 1)) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(256)
+        out += Array("HTTP/\(version.major).\(version.minor) \(response.status.code) ".utf8)
+        out += Array(reasonPhrase(response.status).utf8)
+        out += crlf
+        appendFields(response.headerFields, to: &out)
+        out += crlf
+        return out
+    }
+
+    /// One chunk of a chunked body; empty input gives no bytes (an empty chunk would end the body).
+    public static func chunk(_ bytes: [UInt8]) -> [UInt8] {
+        if bytes.isEmpty { return [] }
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count + 12)
+        out += Array(String(bytes.count, radix: 16).utf8)
+        out += crlf
+        out += bytes
+        out += crlf
+        return out
+    }
+
+    /// The zero-length chunk that ends a chunked body, with optional trailer fields.
+    public static func lastChunk(trailers: HTTPFields?) -> [UInt8] {
+        var out: [UInt8] = Array("0\r\n".utf8)
+        if let trailers { appendFields(trailers, to: &out) }
+        out += crlf
+        return out
+    }
+
+    private static let crlf: [UInt8] = [13, 10]
+
+    private static func appendFields(_ fields: HTTPFields, to out: inout [UInt8]) {
+        for field in fields {
+            out += Array(field.name.rawName.utf8)
+            out += [UInt8(ascii: ":"), UInt8(ascii: " ")]
+            out += Array(field.value.utf8)
+            out += crlf
+        }
+    }
+
+    static func reasonPhrase(_ status: HTTPResponse.Status) -> String {
+        if !status.reasonPhrase.isEmpty { return status.reasonPhrase }
+        return switch status.code {
+        case 413: "Content Too Large"
+        case 431: "Request Header Fields Too Large"
+        default: "Status \(status.code)"
+        }
+    }
+}

@@ -1,0 +1,144 @@
+import CLibevent
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One libevent `event_base` running on its own thread.
+///
+/// Everything a connection owns lives on exactly one loop; other threads reach it only through
+/// ``execute(_:)``, which appends to a locked queue and wakes the loop only when that queue goes
+/// from empty to non-empty, so a burst of jobs costs one wake-up.
+///
+/// ```swift
+/// let loop = EventLoop(index: 0)
+/// loop.start()
+/// loop.execute { print("on the loop thread") }
+/// loop.shutdown()
+/// ```
+public final class EventLoop: @unchecked Sendable {
+    public typealias Job = @Sendable () -> Void
+
+    /// The `event_base`; touch it only from the loop thread.
+    public let base: OpaquePointer
+    public let index: Int
+
+    private let pending = Locked<[Job]>([])
+    private var wakeEvent: OpaquePointer!
+    private var thread: pthread_t?
+    private let threadID = Locked<pthread_t?>(nil)
+    private var commonTimeouts: [Int64: timeval] = [:]
+    private let state = Locked<State>(.idle)
+
+    private enum State { case idle, running, stopping, stopped }
+
+    public init(index: Int = 0) {
+        _ = LibeventRuntime.initialized
+        guard let base = event_base_new() else { fatalError("event_base_new failed") }
+        self.base = base
+        self.index = index
+        let context = Unmanaged.passUnretained(self).toOpaque()
+        wakeEvent = event_new(base, -1, 0, { _, _, context in
+            Unmanaged<EventLoop>.fromOpaque(context!).takeUnretainedValue().runPendingJobs()
+        }, context)
+    }
+
+    deinit {
+        event_free(wakeEvent)
+        event_base_free(base)
+    }
+
+    /// Starts the loop's thread. The loop keeps running with no events until ``shutdown()``.
+    public func start() {
+        let go = state.withLock { state -> Bool in
+            guard state == .idle else { return false }
+            state = .running
+            return true
+        }
+        guard go else { return }
+        let box = Unmanaged.passRetained(self).toOpaque()
+        var tid = pthread_t()
+        let rc = pthread_create(&tid, nil, { raw in
+            let loop = Unmanaged<EventLoop>.fromOpaque(raw!).takeRetainedValue()
+            loop.threadID.withLock { $0 = pthread_self() }
+            _ = event_base_loop(loop.base, EVLOOP_NO_EXIT_ON_EMPTY)
+            return nil
+        }, box)
+        precondition(rc == 0, "pthread_create failed: \(rc)")
+        thread = tid
+    }
+
+    /// True on this loop's own thread.
+    public var inLoop: Bool {
+        guard let id = threadID.withLock({ $0 }) else { return false }
+        return pthread_equal(id, pthread_self()) != 0
+    }
+
+    /// Runs `job` on the loop thread, soon. Safe from any thread.
+    public func execute(_ job: @escaping Job) {
+        let wasEmpty = pending.withLock { jobs -> Bool in
+            jobs.append(job)
+            return jobs.count == 1
+        }
+        if wasEmpty { event_active(wakeEvent, 0, 0) }
+    }
+
+    private func runPendingJobs() {
+        // Swap the whole batch out so jobs queued while these run wake the loop again.
+        let batch = pending.withLock { jobs -> [Job] in
+            let batch = jobs
+            jobs.removeAll(keepingCapacity: true)
+            return batch
+        }
+        for job in batch { job() }
+    }
+
+    /// A timeval for `event_add` that shares one libevent queue with every other timer of the same
+    /// duration on this loop: O(1) insertion, which keeps per-connection timeouts cheap. Loop thread only.
+    public func commonTimeout(_ duration: Duration) -> timeval {
+        let micros = duration.microseconds
+        if let cached = commonTimeouts[micros] { return cached }
+        var tv = timeval(microseconds: micros)
+        // libevent allows at most 256 common timeouts per base; past that, plain timers.
+        if commonTimeouts.count < 200, let common = event_base_init_common_timeout(base, &tv) {
+            tv = common.pointee
+        }
+        commonTimeouts[micros] = tv
+        return tv
+    }
+
+    /// Stops the loop after the jobs already queued, and joins its thread. Not from the loop thread.
+    public func shutdown() {
+        precondition(!inLoop, "EventLoop.shutdown() from its own thread would deadlock")
+        let wasRunning = state.withLock { state -> Bool in
+            defer { state = .stopped }
+            return state == .running
+        }
+        guard wasRunning, let thread else { return }
+        let base = UnsafeSendable(self.base)
+        execute { _ = event_base_loopbreak(base.value) }
+        pthread_join(thread, nil)
+        self.thread = nil
+        // Jobs queued after the break run nowhere; run them here so nothing waits forever.
+        runPendingJobs()
+    }
+}
+
+/// Wraps a value that the code guarantees is only used on the right thread.
+public struct UnsafeSendable<Value>: @unchecked Sendable {
+    public var value: Value
+    public init(_ value: Value) { self.value = value }
+}
+
+extension Duration {
+    /// Whole microseconds, rounded down.
+    public var microseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1_000_000 + attoseconds / 1_000_000_000_000
+    }
+}
+
+extension timeval {
+    init(microseconds: Int64) {
+        self.init(tv_sec: Int(microseconds / 1_000_000), tv_usec: Int(microseconds % 1_000_000))
+    }
+}

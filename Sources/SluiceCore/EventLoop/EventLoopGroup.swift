@@ -1,0 +1,35 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A fixed set of event loops, one thread each; new connections are spread round-robin.
+///
+/// ```swift
+/// let group = EventLoopGroup(count: 2)
+/// let loop = group.next()
+/// group.shutdown()
+/// ```
+public final class EventLoopGroup: Sendable {
+    public let loops: [EventLoop]
+    private let cursor = Locked(0)
+
+    /// `count` defaults to the number of online cores.
+    public init(count: Int? = nil) {
+        let n = max(1, count ?? Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+        loops = (0..<n).map { EventLoop(index: $0) }
+        for loop in loops { loop.start() }
+    }
+
+    /// The loop for the next connection.
+    public func next() -> EventLoop {
+        let i = cursor.withLock { c -> Int in
+            defer { c = (c + 1) % loops.count }
+            return c
+        }
+        return loops[i]
+    }
+
+    public func shutdown() {
+        for loop in loops { loop.shutdown() }
+    }
+}

@@ -1,0 +1,39 @@
+import CLibevent
+
+/// A one-shot timer on one loop that can be re-armed. Loop thread only.
+///
+/// The class owns its libevent event and frees it in `deinit`, so a callback can never reach a
+/// freed timer: libevent drops a freed event from the base before `event_free` returns.
+public final class LoopTimer {
+    private let loop: EventLoop
+    private var event: OpaquePointer!
+    private var action: (() -> Void)?
+
+    public init(loop: EventLoop) {
+        self.loop = loop
+        let context = Unmanaged.passUnretained(self).toOpaque()
+        event = event_new(loop.base, -1, 0, { _, _, context in
+            let timer = Unmanaged<LoopTimer>.fromOpaque(context!).takeUnretainedValue()
+            let action = timer.action
+            timer.action = nil
+            action?()
+        }, context)
+    }
+
+    deinit { event_free(event) }
+
+    /// Fires `action` once after `delay`, replacing any earlier schedule. Timers of equal delay share a
+    /// libevent common-timeout queue.
+    public func schedule(after delay: Duration, _ action: @escaping () -> Void) {
+        self.action = action
+        var tv = loop.commonTimeout(delay)
+        event_add(event, &tv)
+    }
+
+    public func cancel() {
+        action = nil
+        event_del(event)
+    }
+
+    public var isScheduled: Bool { action != nil }
+}

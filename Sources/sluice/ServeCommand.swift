@@ -1,0 +1,76 @@
+import ArgumentParser
+import Logging
+import ServiceLifecycle
+import Sluice
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Serve the test endpoints (/sse, /stream, /ndjson, /health) and static files.",
+        discussion: """
+            The first line on standard output is `listening on http://HOST:PORT`, so scripts can read
+            the port chosen for `--port 0`. SIGINT or SIGTERM shut down gracefully.
+            """)
+
+    @Option(help: "Host name or address to listen on; every address it resolves to is bound.")
+    var host = "127.0.0.1"
+
+    @Option(help: "Port; 0 picks a free one.")
+    var port = 8080
+
+    @Option(help: "Event loop threads (default: one per core).")
+    var loops: Int?
+
+    @Option(name: .customLong("public"), help: "Folder of static files to serve.")
+    var publicDirectory = "public"
+
+    @Option(help: "Access-Control-Allow-Origin for browser clients: an origin, '*', or 'off'.")
+    var cors = "*"
+
+    @Option(help: "trace, debug, info, notice, warning, error or critical.")
+    var logLevel = "info"
+
+    @Option(help: "Seconds in-flight responses get to finish on shutdown.")
+    var shutdownGrace = 10
+
+    func validate() throws {
+        guard (0...65535).contains(port) else { throw ValidationError("--port must be in 0...65535") }
+        if let loops, loops < 1 { throw ValidationError("--loops must be at least 1") }
+        guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown --log-level \(logLevel)") }
+        guard shutdownGrace >= 0 else { throw ValidationError("--shutdown-grace must not be negative") }
+    }
+
+    func run() async throws {
+        let level = Logger.Level(rawValue: logLevel) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "sluice")
+
+        var router = Router()
+        router.addTestEndpoints()
+        if !router.staticFiles(from: publicDirectory) {
+            logger.notice("no folder '\(publicDirectory)': static files are off")
+        }
+        var configuration = ServerConfiguration(host: host, port: port, loops: loops, logger: logger)
+        configuration.cors = cors == "off" ? nil : CORSPolicy(origin: cors)
+        configuration.timeouts.shutdownGrace = .seconds(shutdownGrace)
+
+        let server = Server(router: router, configuration: configuration)
+        try server.start()
+        let shown = host.contains(":") ? "[\(host)]" : host
+        print("listening on http://\(shown):\(server.port ?? port)")
+        fflush(nil)  // all streams: scripts wait for this line
+
+        let group = ServiceGroup(configuration: .init(
+            services: [.init(service: server)],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger))
+        try await group.run()
+    }
+}
