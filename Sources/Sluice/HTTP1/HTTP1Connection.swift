@@ -122,9 +122,6 @@ final class HTTP1Connection {
         requestStarted = false
         let requestBody = body
         body = []
-        guard h.versionMajor == 1 else {
-            return respondAndClose(.init(code: 505, reasonPhrase: "HTTP Version Not Supported"), "only HTTP/1.x")
-        }
         guard let method = HTTPRequest.Method(h.method) else { return respondAndClose(.badRequest, "bad method") }
         var fields = HTTPFields()
         fields.reserveCapacity(h.headers.count)

@@ -132,14 +132,7 @@ public final class Server: Service, Sendable {
             for registry in registries { registry.loop.execute { registry.closeAll(reason: "shutdown grace period over") } }
             _ = await waitForConnections(within: .seconds(2))
         }
-        let group = self.group
-        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
-            // Joining loop threads blocks; keep it off the cooperative pool.
-            DispatchQueue.global().async {
-                group.shutdown()
-                done.resume()
-            }
-        }
+        await group.shutdown()
         let waiters = state.withLock { s in
             s.phase = .stopped
             defer { s.stopWaiters = [] }

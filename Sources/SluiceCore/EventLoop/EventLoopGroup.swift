@@ -32,4 +32,29 @@ public final class EventLoopGroup: Sendable {
     public func shutdown() {
         for loop in loops { loop.shutdown() }
     }
+
+    /// Shuts down from async code: joining the loop threads blocks, so it runs on a thread of its
+    /// own rather than on the cooperative pool or Dispatch's small global pool.
+    public func shutdown() async {
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            let job = Unmanaged.passRetained(Box { self.shutdown(); done.resume() }).toOpaque()
+            var thread = pthread_t()
+            let rc = pthread_create(&thread, nil, { raw in
+                Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue().body()
+                return nil
+            }, job)
+            if rc == 0 {
+                pthread_detach(thread)
+            } else {
+                Unmanaged<Box>.fromOpaque(job).release()
+                shutdown()
+                done.resume()
+            }
+        }
+    }
+
+    private final class Box: @unchecked Sendable {
+        let body: () -> Void
+        init(_ body: @escaping () -> Void) { self.body = body }
+    }
 }

@@ -13,6 +13,8 @@ public enum HTTP1ParseError: Error, Equatable, Sendable {
     /// Framing that two parsers could read differently (request smuggling): both Content-Length and
     /// Transfer-Encoding, or several Content-Lengths.
     case ambiguousFraming(String)
+    /// An HTTP major version other than 1.
+    case unsupportedVersion(major: Int, minor: Int)
 
     public var status: HTTPResponse.Status {
         switch self {
@@ -20,6 +22,7 @@ public enum HTTP1ParseError: Error, Equatable, Sendable {
         case .headersTooLarge: .requestHeaderFieldsTooLarge
         case .bodyTooLarge: .contentTooLarge
         case .unsupportedTransferEncoding: .notImplemented
+        case .unsupportedVersion: .init(code: 505, reasonPhrase: "HTTP Version Not Supported")
         }
     }
 
@@ -30,6 +33,7 @@ public enum HTTP1ParseError: Error, Equatable, Sendable {
         case .bodyTooLarge: "request body too large"
         case .unsupportedTransferEncoding(let coding): "unsupported transfer-encoding: \(coding)"
         case .ambiguousFraming(let why): "ambiguous message framing: \(why)"
+        case .unsupportedVersion(let major, let minor): "HTTP/\(major).\(minor) is not supported"
         }
     }
 }

@@ -137,6 +137,10 @@ public final class HTTP1RequestParser {
 
     private func onHeadersComplete() -> Int32 {
         headersDone = true
+        if parser.pointee.http_major != 1 {
+            failure = .unsupportedVersion(major: Int(parser.pointee.http_major), minor: Int(parser.pointee.http_minor))
+            return -1
+        }
         let headers = fields.map { (name: String(decoding: $0.name, as: UTF8.self), value: String(decoding: $0.value, as: UTF8.self)) }
         if let problem = Self.framingProblem(headers) {
             failure = problem

@@ -1,0 +1,73 @@
+import Testing
+@testable import SluiceCore
+
+@Suite struct EventLoopTests {
+    @Test func executeRunsOnTheLoopThreadInOrder() async throws {
+        let loop = EventLoop(index: 0)
+        loop.start()
+        defer { loop.shutdown() }
+        let seen = Locked<[Int]>([])
+        let onLoop = Locked(true)
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            for i in 0..<1000 {
+                loop.execute {
+                    if !loop.inLoop { onLoop.withLock { $0 = false } }
+                    seen.withLock { $0.append(i) }
+                    if i == 999 { done.resume() }
+                }
+            }
+        }
+        #expect(seen.withLock { $0 } == Array(0..<1000))
+        #expect(onLoop.withLock { $0 })
+        #expect(!loop.inLoop)
+    }
+
+    @Test func jobsFromManyThreadsAllRun() async throws {
+        let loop = EventLoop(index: 0)
+        loop.start()
+        defer { loop.shutdown() }
+        let count = Locked(0)
+        await withTaskGroup(of: Void.self) { group in
+            for _ in 0..<8 {
+                group.addTask {
+                    await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+                        for i in 0..<500 {
+                            loop.execute {
+                                count.withLock { $0 += 1 }
+                                if i == 499 { done.resume() }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        #expect(count.withLock { $0 } == 4000)
+    }
+
+    @Test func timerFiresOnceAndCanBeCancelled() async throws {
+        let loop = EventLoop(index: 0)
+        loop.start()
+        defer { loop.shutdown() }
+        let fired = Locked(0)
+        let timers = UnsafeSendable(Locked<[LoopTimer]>([]))
+        loop.execute {
+            let a = LoopTimer(loop: loop)
+            a.schedule(after: .milliseconds(20)) { fired.withLock { $0 += 1 } }
+            let b = LoopTimer(loop: loop)
+            b.schedule(after: .milliseconds(20)) { fired.withLock { $0 += 100 } }
+            b.cancel()
+            timers.value.withLock { $0 = [a, b] }
+        }
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(fired.withLock { $0 } == 1)
+        let done = Locked(false)
+        loop.execute { timers.value.withLock { $0 = [] }; done.withLock { $0 = true } }
+        while !done.withLock({ $0 }) { try await Task.sleep(for: .milliseconds(5)) }
+    }
+
+    @Test func groupSpreadsRoundRobin() {
+        let group = EventLoopGroup(count: 3)
+        defer { group.shutdown() }
+        #expect((0..<6).map { _ in group.next().index } == [0, 1, 2, 0, 1, 2])
+    }
+}

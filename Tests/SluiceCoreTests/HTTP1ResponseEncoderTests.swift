@@ -1,0 +1,23 @@
+import HTTPTypes
+import Testing
+@testable import SluiceCore
+
+@Suite struct HTTP1ResponseEncoderTests {
+    @Test func head() {
+        let head = HTTP1ResponseEncoder.head(HTTPResponse(status: .ok, headerFields: [.contentType: "text/plain", .contentLength: "2"]))
+        #expect(String(decoding: head, as: UTF8.self) == "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\n")
+    }
+
+    @Test func statusesWithoutReasonInTheTypesPackage() {
+        let head = HTTP1ResponseEncoder.head(HTTPResponse(status: .init(code: 431)), version: (1, 0))
+        #expect(String(decoding: head, as: UTF8.self) == "HTTP/1.0 431 Request Header Fields Too Large\r\n\r\n")
+    }
+
+    @Test func chunks() {
+        #expect(String(decoding: HTTP1ResponseEncoder.chunk(Array(repeating: 0x61, count: 26)), as: UTF8.self) == "1a\r\n" + String(repeating: "a", count: 26) + "\r\n")
+        #expect(HTTP1ResponseEncoder.chunk([]).isEmpty)
+        #expect(String(decoding: HTTP1ResponseEncoder.lastChunk(trailers: nil), as: UTF8.self) == "0\r\n\r\n")
+        let trailers: HTTPFields = [HTTPField.Name("X-Checksum")!: "abc"]
+        #expect(String(decoding: HTTP1ResponseEncoder.lastChunk(trailers: trailers), as: UTF8.self) == "0\r\nX-Checksum: abc\r\n\r\n")
+    }
+}

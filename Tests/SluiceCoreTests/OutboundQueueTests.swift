@@ -1,0 +1,92 @@
+import Testing
+@testable import SluiceCore
+
+@Suite struct OutboundQueueTests {
+    /// Counts wake-ups; the "loop" here is the test itself.
+    final class WakeCounter: Sendable {
+        let count = Locked(0)
+        func wake() { count.withLock { $0 += 1 } }
+    }
+
+    @Test func wakesOnlyWhenGoingFromEmptyToNonEmpty() async throws {
+        let counter = WakeCounter()
+        let queue = OutboundQueue(watermarks: Watermarks(high: 1000, low: 100)) { counter.wake() }
+        try await queue.write([1, 2, 3])
+        try await queue.write([4])
+        try await queue.write([5])
+        #expect(counter.count.withLock { $0 } == 1)
+        let items = queue.drain()
+        #expect(items.count == 3)
+        try await queue.write([6])
+        #expect(counter.count.withLock { $0 } == 2)
+        #expect(queue.pendingBytes == 6)  // drained bytes stay pending until acknowledged
+        queue.acknowledge(6)
+        #expect(queue.pendingBytes == 0)
+    }
+
+    @Test func writeSuspendsAboveHighWaterAndResumesAtLowWater() async throws {
+        let queue = OutboundQueue(watermarks: Watermarks(high: 10, low: 4)) {}
+        try await queue.write(Array(repeating: 0, count: 8))  // 8 <= 10: no wait
+        let resumed = Locked(false)
+        let writer = Task {
+            try await queue.write(Array(repeating: 0, count: 8))  // 16 > 10: waits
+            resumed.withLock { $0 = true }
+        }
+        try await Task.sleep(for: .milliseconds(50))
+        #expect(resumed.withLock { $0 } == false)
+        #expect(queue.statistics.suspensions == 1)
+        #expect(queue.statistics.maxPendingBytes == 16)
+        _ = queue.drain()
+        queue.acknowledge(8)  // 8 pending: still above low water
+        try await Task.sleep(for: .milliseconds(50))
+        #expect(resumed.withLock { $0 } == false)
+        queue.acknowledge(4)  // 4 pending: at low water
+        try await writer.value
+        #expect(resumed.withLock { $0 })
+    }
+
+    @Test func closeFailsWaitersAndLaterWrites() async throws {
+        let queue = OutboundQueue(watermarks: Watermarks(high: 1, low: 0)) {}
+        let writer = Task { try await queue.write([1, 2, 3]) }
+        try await Task.sleep(for: .milliseconds(20))
+        queue.close(reason: "peer closed")
+        await #expect(throws: OutboundClosedError.self) { try await writer.value }
+        await #expect(throws: OutboundClosedError.self) { try await queue.write([1]) }
+        #expect(queue.drain().isEmpty)
+    }
+
+    @Test func cancellationWakesASuspendedWriter() async throws {
+        let queue = OutboundQueue(watermarks: Watermarks(high: 1, low: 0)) {}
+        let writer = Task { try await queue.write([1, 2, 3]) }
+        try await Task.sleep(for: .milliseconds(20))
+        writer.cancel()
+        await #expect(throws: CancellationError.self) { try await writer.value }
+    }
+
+    @Test func finishQueuesEndAfterBytes() async throws {
+        let queue = OutboundQueue {}
+        try await queue.write([1])
+        queue.finish()
+        let items = queue.drain()
+        #expect(items.count == 2)
+        if case .end = items[1] {} else { Issue.record("expected end last") }
+    }
+
+    @Test func takeSplitsToBudget() async throws {
+        let queue = OutboundQueue {}
+        try await queue.write([1, 2, 3, 4, 5])
+        try await queue.write([6, 7])
+        queue.finish()
+        var body: [UInt8] = []
+        var ended = false
+        while !ended {
+            for item in queue.take(maxBytes: 3) {
+                switch item {
+                case .bytes(let b): body += b; #expect(b.count <= 3)
+                case .end: ended = true
+                }
+            }
+        }
+        #expect(body == [1, 2, 3, 4, 5, 6, 7])
+    }
+}
