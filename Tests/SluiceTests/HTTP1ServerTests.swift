@@ -83,6 +83,17 @@ import Testing
         }
     }
 
+    @Test func expectContinueGetsA100BeforeTheBody() async throws {
+        try await withServer(routes: Self.echoRoutes) { server in
+            // curl sends `Expect: 100-continue` for bodies over 1 KiB and waits up to 1 s without it.
+            let body = String(repeating: "z", count: 5000)
+            let started = ContinuousClock.now
+            let (out, _, _) = try await curl(["-H", "Content-Type: text/plain", "--data-binary", body, "\(server.base)/echo"])
+            #expect(String(decoding: out, as: UTF8.self) == body)
+            #expect(ContinuousClock.now - started < .milliseconds(900))
+        }
+    }
+
     @Test func chunkedBodyOverTheLimitGets413() async throws {
         try await withServer(configure: { $0.limits.maxBodyBytes = 10 }, routes: Self.echoRoutes) { server in
             try await blocking {

@@ -98,6 +98,11 @@ final class HTTP1Connection {
                     head = h
                     body = []
                     armBodyTimer()
+                    if h.versionMinor >= 1, h.header("expect")?.lowercased() == "100-continue",
+                       !result.events.contains(.end) {
+                        // The client waits for this before sending its body (curl: bodies over 1 KiB).
+                        writeDirect(Self.continueBytes)
+                    }
                 case .body(let bytes):
                     body += bytes
                     armBodyTimer()
@@ -205,15 +210,21 @@ final class HTTP1Connection {
         }
     }
 
+    private static let continueBytes = Array("HTTP/1.1 100 Continue\r\n\r\n".utf8)
+
+    private func writeDirect(_ bytes: [UInt8]) {
+        guard let bev else { return }
+        bytes.withUnsafeBytes { _ = evbuffer_add(bufferevent_get_output(bev), $0.baseAddress, $0.count) }
+    }
+
     /// Answers from the loop itself (parse errors, timeouts) and closes once the bytes are out.
     private func respondAndClose(_ status: HTTPResponse.Status, _ message: String) {
-        guard state == .open, let bev else { return }
+        guard state == .open, bev != nil else { return }
         var fields: HTTPFields = [.contentType: "text/plain; charset=utf-8", .connection: "close"]
         context.decorate(&fields)
         let text = Array((message.isEmpty ? status.reasonPhrase : message).utf8) + [10]
         fields[.contentLength] = String(text.count)
-        let bytes = HTTP1ResponseEncoder.head(HTTPResponse(status: status, headerFields: fields)) + text
-        bytes.withUnsafeBytes { _ = evbuffer_add(bufferevent_get_output(bev), $0.baseAddress, $0.count) }
+        writeDirect(HTTP1ResponseEncoder.head(HTTPResponse(status: status, headerFields: fields)) + text)
         context.configuration.logger.debug("\(remoteAddress): \(status.code) \(message)")
         closeAfterFlush()
     }

@@ -1,0 +1,61 @@
+import Foundation
+import Testing
+
+/// The `sluice` binary itself, as scripts and users run it.
+@Suite struct CommandLineTests {
+    /// `sluice` is built beside the test bundle.
+    static var binary: String {
+        let bundle = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        return bundle.appendingPathComponent("sluice").path
+    }
+
+    @Test func servePrintsItsAddressFirstAndStopsOnSIGTERM() async throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.binary)
+        process.arguments = ["serve", "--port", "0", "--loops", "1", "--log-level", "error"]
+        // The package root, so the default `--public public` finds the demo page.
+        process.currentDirectoryURL = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .deletingLastPathComponent().deletingLastPathComponent()
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        defer { if process.isRunning { process.terminate() } }
+
+        let firstLine = try await blocking { () -> String in
+            var line: [UInt8] = []
+            while true {
+                let byte = out.fileHandleForReading.readData(ofLength: 1)
+                if byte.isEmpty || byte.first == 10 { return String(decoding: line, as: UTF8.self) }
+                line += byte
+            }
+        }
+        #expect(firstLine.hasPrefix("listening on http://127.0.0.1:"))
+        let port = try #require(Int(firstLine.split(separator: ":").last!))
+        let (health, _, _) = try await curl(["http://127.0.0.1:\(port)/health"])
+        #expect(String(decoding: health, as: UTF8.self) == "{\"status\":\"ok\"}\n")
+        let (page, _, _) = try await curl(["http://127.0.0.1:\(port)/"])
+        #expect(String(decoding: page, as: UTF8.self).contains("<h1>Sluice</h1>"))
+
+        kill(process.processIdentifier, SIGTERM)
+        let status = try await blocking { () -> Int32 in
+            process.waitUntilExit()
+            return process.terminationStatus
+        }
+        #expect(status == 0)
+    }
+
+    @Test func rejectsBadArguments() async throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.binary)
+        process.arguments = ["serve", "--port", "70000"]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let status = try await blocking { () -> Int32 in
+            process.waitUntilExit()
+            return process.terminationStatus
+        }
+        #expect(status != 0)
+    }
+}

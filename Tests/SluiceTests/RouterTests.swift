@@ -1,0 +1,108 @@
+import Foundation
+import Testing
+@testable import Sluice
+
+@Suite struct RouterTests {
+    static func router() -> Router {
+        var router = Router()
+        router.get("/health") { _ in Response(text: "ok") }
+        router.post("/health") { _ in Response(text: "posted") }
+        router.get("/channels/{name}/sse") { request in Response(text: request.parameters["name"]!) }
+        router.stream("/files/*") { _, _ in }
+        return router
+    }
+
+    func kind(_ match: Router.Match) -> String {
+        switch match {
+        case .found(_, let parameters): "found \(parameters.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ","))"
+        case .methodNotAllowed(let allow): "405 \(allow.map(\.rawValue).joined(separator: ","))"
+        case .notFound: "404"
+        }
+    }
+
+    @Test(arguments: [
+        ("GET", "/health", "found "),
+        ("HEAD", "/health", "found "),
+        ("POST", "/health", "found "),
+        ("PUT", "/health", "405 GET,POST,HEAD"),
+        ("GET", "/health/", "found "),
+        ("GET", "/healthz", "404"),
+        ("GET", "/channels/news/sse", "found name=news"),
+        ("GET", "/channels/a%20b/sse", "found name=a b"),
+        ("GET", "/channels/news", "404"),
+        ("GET", "/channels/x/sse/extra", "404"),
+        ("GET", "/files/a/b/c.txt", "found "),
+        ("GET", "/files", "found "),
+        ("DELETE", "/files/x", "405 GET,HEAD"),
+    ])
+    func matches(_ method: String, _ path: String, _ expected: String) {
+        let match = Self.router().match(method: HTTPRequest.Method(method)!, path: Substring(path))
+        #expect(kind(match) == expected)
+    }
+
+    @Test func methodsAtAPath() {
+        #expect(Self.router().methods(at: "/health").map(\.rawValue) == ["GET", "POST", "HEAD"])
+        #expect(Self.router().methods(at: "/nope").isEmpty)
+    }
+
+    @Test func queryDecoding() {
+        let request = Request(head: HTTPRequest(method: .get, scheme: "http", authority: "t", path: "/sse?count=3&event=a+b&x=%41%42&flag&x=last"))
+        #expect(request.path == "/sse")
+        #expect(request.query["count"] == "3")
+        #expect(request.query["event"] == "a b")
+        #expect(request.query["flag"] == "")
+        #expect(request.query["x"] == "last")
+        #expect(request.queryItems.map(\.value) == ["3", "a b", "AB", "", "last"])
+    }
+}
+
+@Suite struct StaticFilesTests {
+    static func makeRoot() throws -> (root: String, files: StaticFiles) {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-static-\(UInt32.random(in: 0...UInt32.max))").path
+        try FileManager.default.createDirectory(atPath: root + "/public/sub", withIntermediateDirectories: true)
+        try "<h1>home</h1>".write(toFile: root + "/public/index.html", atomically: true, encoding: .utf8)
+        try "body{}".write(toFile: root + "/public/sub/app.css", atomically: true, encoding: .utf8)
+        try "secret".write(toFile: root + "/secret.txt", atomically: true, encoding: .utf8)
+        try FileManager.default.createSymbolicLink(atPath: root + "/public/escape.txt", withDestinationPath: root + "/secret.txt")
+        return (root, StaticFiles(directory: root + "/public")!)
+    }
+
+    @Test(arguments: [
+        ("/", 200), ("/index.html", 200), ("/sub/app.css", 200), ("/sub", 404), ("/missing", 404),
+        ("/../secret.txt", 400), ("/sub/../../secret.txt", 400), ("/%2e%2e/secret.txt", 400), ("/%2E%2E/secret.txt", 400),
+        ("/sub/%2e%2e/%2e%2e/secret.txt", 400), ("/./index.html", 400), ("/..%2fsecret.txt", 400),
+        ("/%00", 400), ("/%zz", 400), ("/a%5c..%5csecret.txt", 400), ("/escape.txt", 404), ("//etc/passwd", 404),
+    ])
+    func resolvesOnlyInsideTheFolder(_ path: String, _ status: Int) throws {
+        let (root, files) = try Self.makeRoot()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        do {
+            let resolved = try files.resolve(Substring(path))
+            #expect(status == 200, "\(path) resolved to \(resolved)")
+            #expect(resolved.hasPrefix(files.root + "/"))
+        } catch let error as HTTPError {
+            #expect(Int(error.status.code) == status, "\(path)")
+        }
+    }
+
+    @Test func servedOverHTTPWithContentTypes() async throws {
+        let (root, _) = try Self.makeRoot()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try await withServer(routes: { router in
+            router.addTestEndpoints()
+            router.staticFiles(from: root + "/public")
+        }) { server in
+            let (out, _, _) = try await curl(["-i", "\(server.base)/sub/app.css"])
+            let text = String(decoding: out, as: UTF8.self)
+            #expect(text.contains("Content-Type: text/css; charset=utf-8\r\n"))
+            #expect(text.contains("Content-Length: 6\r\n"))
+            #expect(text.hasSuffix("\r\n\r\nbody{}"))
+            let (home, _, _) = try await curl([server.base + "/"])
+            #expect(String(decoding: home, as: UTF8.self) == "<h1>home</h1>")
+            let (_, _, status) = try await curl(["-f", "--path-as-is", server.base + "/%2e%2e/secret.txt"])
+            #expect(status == 22)  // curl -f: HTTP error
+            let (health, _, _) = try await curl([server.base + "/health"])
+            #expect(String(decoding: health, as: UTF8.self) == "{\"status\":\"ok\"}\n")  // routes win over files
+        }
+    }
+}
