@@ -24,6 +24,8 @@ public struct ServerConfiguration: Sendable {
     public var watermarks: Watermarks
     /// Cross-origin policy; `nil` (the default for embedding) sends no CORS headers.
     public var cors: CORSPolicy?
+    /// Where handler Tasks run. Default ``HandlerPlacement/eventLoop``.
+    public var handlerPlacement: HandlerPlacement
     /// The `Server` header; `nil` sends none.
     public var serverName: String?
     public var logger: Logger
@@ -54,7 +56,7 @@ public struct ServerConfiguration: Sendable {
     public init(
         host: String = "127.0.0.1", port: Int = 8080, loops: Int? = nil, backlog: Int32 = 511,
         limits: HTTP1Limits = HTTP1Limits(), timeouts: Timeouts = Timeouts(), watermarks: Watermarks = .default,
-        cors: CORSPolicy? = nil, serverName: String? = "Sluice",
+        cors: CORSPolicy? = nil, handlerPlacement: HandlerPlacement = .eventLoop, serverName: String? = "Sluice",
         logger: Logger = Logger(label: "sluice")
     ) {
         self.host = host
@@ -65,7 +67,18 @@ public struct ServerConfiguration: Sendable {
         self.timeouts = timeouts
         self.watermarks = watermarks
         self.cors = cors
+        self.handlerPlacement = handlerPlacement
         self.serverName = serverName
         self.logger = logger
     }
+}
+
+/// Where a request's handler Task runs.
+public enum HandlerPlacement: Sendable {
+    /// On the connection's own event loop (a `TaskExecutor` preference): no thread hop between the
+    /// socket and the handler, the fastest choice. A handler that blocks or computes for long stalls
+    /// every connection of that loop meanwhile; such handlers belong on `.concurrentPool`.
+    case eventLoop
+    /// On Swift's global concurrent executor.
+    case concurrentPool
 }

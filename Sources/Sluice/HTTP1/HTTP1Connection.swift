@@ -156,7 +156,8 @@ final class HTTP1Connection {
         let route = context.route(request)
         request.parameters = route.parameters
         let logger = context.configuration.logger
-        exchange?.task = Task {
+        let preferred: (any TaskExecutor)? = context.configuration.handlerPlacement == .eventLoop ? loop : nil
+        exchange?.task = Task(executorPreference: preferred) {
             await HandlerRunner.run(route.handler, request: request, sink: sink, logger: logger)
         }
     }
