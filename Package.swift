@@ -57,6 +57,9 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]),
 
+        // libFuzzer target for the HTTP/1.1 parser (scripts/fuzz); a replay tool in normal builds.
+        .executableTarget(name: "SluiceFuzz", dependencies: ["SluiceCore"]),
+
         .testTarget(name: "SluiceCoreTests", dependencies: ["SluiceCore"]),
         .testTarget(
             name: "SluiceTests",

@@ -58,4 +58,25 @@ import Testing
         }
         #expect(status != 0)
     }
+
+    /// The fuzz target's seed corpus replays cleanly through the same harness libFuzzer drives.
+    @Test func fuzzCorpusReplays() async throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        let corpus = root.appendingPathComponent("FuzzCorpus/http1")
+        let files = try FileManager.default.contentsOfDirectory(atPath: corpus.path).sorted().map { corpus.appendingPathComponent($0).path }
+        #expect(files.count >= 5)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.binary).deletingLastPathComponent().appendingPathComponent("SluiceFuzz")
+        process.arguments = files
+        let out = Pipe()
+        process.standardOutput = out
+        try process.run()
+        let output = try await blocking { () -> String in
+            let data = out.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            return String(decoding: data, as: UTF8.self)
+        }
+        #expect(process.terminationStatus == 0)
+        #expect(output.split(separator: "\n").filter { $0.hasPrefix("ok ") }.count == files.count)
+    }
 }

@@ -73,7 +73,14 @@ public final class Server: Service, Sendable {
                     },
                     me.value, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE, -1, socket.fd))
             }
-            if let listener = made.value { listeners.append(UnsafeSendable(listener)) } else { Glibc.close(socket.fd) }
+            if let listener = made.value {
+                evconnlistener_set_error_cb(listener) { listener, ctx in
+                    Unmanaged<Server>.fromOpaque(ctx!).takeUnretainedValue().acceptFailed(listener!)
+                }
+                listeners.append(UnsafeSendable(listener))
+            } else {
+                Glibc.close(socket.fd)
+            }
         }
         state.withLock {
             $0.phase = .listening
@@ -95,6 +102,32 @@ public final class Server: Service, Sendable {
             let connection = HTTP1Connection(fd: fd, remoteAddress: remote, loop: loop, context: context, registry: registry)
             registry.add(connection)
             connection.start()
+        }
+    }
+
+    /// accept() failed for a reason other than a peer giving up, typically EMFILE: stop accepting for
+    /// a moment instead of spinning on a listener that stays readable. Loop 0's thread.
+    private func acceptFailed(_ listener: OpaquePointer) {
+        configuration.logger.warning("accept failed: \(String(cString: strerror(errno))); pausing accepts for 100 ms")
+        evconnlistener_disable(listener)
+        var delay = timeval(tv_sec: 0, tv_usec: 100_000)
+        let context = Unmanaged.passRetained(AcceptRetry(server: self, listener: listener)).toOpaque()
+        event_base_once(group.loops[0].base, -1, Int16(EV_TIMEOUT), { _, _, raw in
+            let retry = Unmanaged<AcceptRetry>.fromOpaque(raw!).takeRetainedValue()
+            // The listener may have been freed by shutdown meanwhile (on this same thread).
+            let live = retry.server.state.withLock { s in
+                s.phase == .listening && s.listeners.contains { $0.value == retry.listener }
+            }
+            if live { evconnlistener_enable(retry.listener) }
+        }, context, &delay)
+    }
+
+    private final class AcceptRetry {
+        let server: Server
+        let listener: OpaquePointer
+        init(server: Server, listener: OpaquePointer) {
+            self.server = server
+            self.listener = listener
         }
     }
 
