@@ -19,6 +19,10 @@ public struct ServerConfiguration: Sendable {
     /// Listen backlog. Default 511, like nginx.
     public var backlog: Int32
     public var limits: HTTP1Limits
+    /// HTTP/2 settings; h2 is offered through ALPN and accepted with prior knowledge on cleartext.
+    public var http2: HTTP2Settings
+    /// TLS for every listener; `nil` (the default) serves cleartext.
+    public var tls: TLSContext?
     public var timeouts: Timeouts
     /// Outbound queue bounds per response: `send`/`write` suspend above `high`, resume at `low`.
     public var watermarks: Watermarks
@@ -55,7 +59,8 @@ public struct ServerConfiguration: Sendable {
 
     public init(
         host: String = "127.0.0.1", port: Int = 8080, loops: Int? = nil, backlog: Int32 = 511,
-        limits: HTTP1Limits = HTTP1Limits(), timeouts: Timeouts = Timeouts(), watermarks: Watermarks = .default,
+        limits: HTTP1Limits = HTTP1Limits(), http2: HTTP2Settings = HTTP2Settings(), tls: TLSContext? = nil,
+        timeouts: Timeouts = Timeouts(), watermarks: Watermarks = .default,
         cors: CORSPolicy? = nil, handlerPlacement: HandlerPlacement = .eventLoop, serverName: String? = "Sluice",
         logger: Logger = Logger(label: "sluice")
     ) {
@@ -64,6 +69,8 @@ public struct ServerConfiguration: Sendable {
         self.loops = loops
         self.backlog = backlog
         self.limits = limits
+        self.http2 = http2
+        self.tls = tls
         self.timeouts = timeouts
         self.watermarks = watermarks
         self.cors = cors

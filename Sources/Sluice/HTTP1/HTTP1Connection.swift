@@ -9,7 +9,7 @@ import SluiceCore
 /// → start the handler Task → its bytes arrive through an ``OutboundQueue`` → the loop moves them into
 /// the bufferevent → libevent writes them. The connection stops reading while a response is in
 /// flight and its input buffer is full, so a pipelining client cannot grow memory without bound.
-final class HTTP1Connection {
+final class HTTP1Connection: ServerConnection {
     private enum State { case open, draining, closed }
 
     let loop: EventLoop
@@ -34,14 +34,19 @@ final class HTTP1Connection {
     /// queue as libevent writes them, so pending counts hold until bytes reach the kernel.
     private var inOutput: [(queue: OutboundQueue, bytes: Int)] = []
 
-    init(fd: Int32, remoteAddress: String, loop: EventLoop, context: ServerContext, registry: ConnectionRegistry) {
+    /// `"http"` or `"https"`, for the request's scheme.
+    private let scheme: String
+
+    /// Takes over `bev` (this connection frees it); bytes already in its input are parsed first.
+    init(bev: OpaquePointer, scheme: String, remoteAddress: String, loop: EventLoop, context: ServerContext, registry: ConnectionRegistry) {
         self.loop = loop
         self.remoteAddress = remoteAddress
         self.context = context
         self.registry = registry
+        self.scheme = scheme
+        self.bev = bev
         parser = HTTP1RequestParser(limits: context.configuration.limits)
         timer = LoopTimer(loop: loop)
-        bev = bufferevent_socket_new(loop.base, fd, Int32(BEV_OPT_CLOSE_ON_FREE.rawValue))
     }
 
     /// Registers the callbacks and starts reading. Loop thread only.
@@ -64,6 +69,7 @@ final class HTTP1Connection {
         }, me)
         bufferevent_enable(bev, Int16(EV_READ | EV_WRITE))
         armIdleTimer()
+        processInput()
     }
 
     private static func from(_ ctx: UnsafeMutableRawPointer?) -> HTTP1Connection {
@@ -139,7 +145,7 @@ final class HTTP1Connection {
         guard h.target.hasPrefix("/") || (method == .options && h.target == "*") else {
             return respondAndClose(.badRequest, "request target must be in origin form")
         }
-        let requestHead = HTTPRequest(method: method, scheme: "http", authority: host, path: h.target, headerFields: fields)
+        let requestHead = HTTPRequest(method: method, scheme: scheme, authority: host, path: h.target, headerFields: fields)
         var request = Request(head: requestHead, body: requestBody, remoteAddress: remoteAddress)
 
         let keepAlive = h.keepAlive && !shuttingDown

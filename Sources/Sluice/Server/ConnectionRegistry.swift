@@ -4,7 +4,7 @@ import SluiceCore
 /// for the shared count.
 final class ConnectionRegistry: @unchecked Sendable {
     let loop: EventLoop
-    private var connections: [ObjectIdentifier: HTTP1Connection] = [:]
+    private var connections: [ObjectIdentifier: any ServerConnection] = [:]
     private let openCount: Locked<Int>
 
     init(loop: EventLoop, openCount: Locked<Int>) {
@@ -12,12 +12,18 @@ final class ConnectionRegistry: @unchecked Sendable {
         self.openCount = openCount
     }
 
-    func add(_ connection: HTTP1Connection) {
+    func add(_ connection: any ServerConnection) {
         connections[ObjectIdentifier(connection)] = connection
         openCount.withLock { $0 += 1 }
     }
 
-    func remove(_ connection: HTTP1Connection) {
+    /// A connection changes hands (protocol detection found its protocol): same count, new owner.
+    func replace(_ old: any ServerConnection, with new: any ServerConnection) {
+        connections.removeValue(forKey: ObjectIdentifier(old))
+        connections[ObjectIdentifier(new)] = new
+    }
+
+    func remove(_ connection: any ServerConnection) {
         if connections.removeValue(forKey: ObjectIdentifier(connection)) != nil {
             openCount.withLock { $0 -= 1 }
         }

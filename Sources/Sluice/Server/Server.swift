@@ -98,10 +98,11 @@ public final class Server: Service, Sendable {
         let loop = group.next()
         let registry = registries[loop.index]
         let context = self.context
+        let tls = configuration.tls
         loop.execute {
-            let connection = HTTP1Connection(fd: fd, remoteAddress: remote, loop: loop, context: context, registry: registry)
-            registry.add(connection)
-            connection.start()
+            let detector = ProtocolDetector(fd: fd, remoteAddress: remote, loop: loop, context: context, registry: registry, tls: tls)
+            registry.add(detector)
+            detector.start()
         }
     }
 

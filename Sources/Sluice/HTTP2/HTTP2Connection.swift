@@ -1,0 +1,441 @@
+import CLibevent
+import CNGHTTP2
+import HTTPTypes
+import Logging
+import SluiceCore
+
+/// One HTTP/2 connection (h2c with prior knowledge, or h2 after ALPN), confined to its loop.
+///
+/// The pump follows nghttp2's libevent example: readable → `nghttp2_session_mem_recv` → drain
+/// input → `nghttp2_session_send`; the send callback refuses (WOULDBLOCK) once the socket's output
+/// holds ``HTTP2Settings/outputBufferLimit`` bytes, and the write callback pumps again as it drains.
+/// Each response body is an nghttp2 data source over the stream's ``OutboundQueue``: an empty queue
+/// answers `NGHTTP2_ERR_DEFERRED`, a producer's write resumes the stream. nghttp2 pulls only what
+/// the peer's windows allow, so a slow reader stalls its own stream and nothing else.
+final class HTTP2Connection: ServerConnection {
+    private enum State { case open, draining, closed }
+
+    let loop: EventLoop
+    let remoteAddress: String
+    private let context: ServerContext
+    private let registry: ConnectionRegistry
+    private let scheme: String
+    private let settings: HTTP2Settings
+    private var bev: OpaquePointer?
+    private var session: OpaquePointer?
+    private var streams: [Int32: HTTP2Stream] = [:]
+    private var state = State.open
+    private var shuttingDown = false
+    private var lastClientStreamID: Int32 = 0
+    private let timer: LoopTimer
+
+    init(bev: OpaquePointer, scheme: String, remoteAddress: String, loop: EventLoop, context: ServerContext, registry: ConnectionRegistry) {
+        self.bev = bev
+        self.scheme = scheme
+        self.remoteAddress = remoteAddress
+        self.loop = loop
+        self.context = context
+        self.registry = registry
+        settings = context.configuration.http2
+        timer = LoopTimer(loop: loop)
+    }
+
+    /// Bytes queued for one stream and not yet handed to nghttp2 (for tests and metrics).
+    func pendingBytes(stream id: Int32) -> Int? { streams[id]?.sink?.pendingBytes }
+
+    // MARK: Set-up
+
+    func start() {
+        guard let bev else { return }
+        let me = Unmanaged.passUnretained(self).toOpaque()
+        session = makeSession(userData: me)
+        guard let session else { return close(reason: "nghttp2 session could not be created") }
+
+        let entries: [nghttp2_settings_entry] = [
+            .init(settings_id: Int32(NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS.rawValue), value: settings.maxConcurrentStreams),
+            .init(settings_id: Int32(NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE.rawValue), value: settings.initialWindowSize),
+            .init(settings_id: Int32(NGHTTP2_SETTINGS_MAX_FRAME_SIZE.rawValue), value: settings.maxFrameSize),
+            .init(settings_id: Int32(NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE.rawValue), value: settings.maxHeaderListSize),
+        ]
+        nghttp2_submit_settings(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), entries, entries.count)
+        nghttp2_session_set_local_window_size(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), 0, settings.connectionWindowSize)
+
+        bufferevent_setcb(bev, { _, ctx in
+            HTTP2Connection.from(ctx).readable()
+        }, { _, ctx in
+            HTTP2Connection.from(ctx).writable()
+        }, { _, events, ctx in
+            HTTP2Connection.from(ctx).event(events)
+        }, me)
+        // Refill the socket's output when it falls to half the limit.
+        bufferevent_setwatermark(bev, Int16(EV_WRITE), settings.outputBufferLimit / 2, 0)
+        bufferevent_enable(bev, Int16(EV_READ | EV_WRITE))
+        armIdleTimer()
+        readable()  // the preface (and maybe more) may be in the input already
+        pump()
+    }
+
+    private func makeSession(userData: UnsafeMutableRawPointer) -> OpaquePointer? {
+        var callbacks: OpaquePointer?
+        nghttp2_session_callbacks_new(&callbacks)
+        defer { nghttp2_session_callbacks_del(callbacks) }
+        nghttp2_session_callbacks_set_send_callback(callbacks) { _, data, length, _, user in
+            HTTP2Connection.from(user).send(data!, length)
+        }
+        nghttp2_session_callbacks_set_on_begin_frame_callback(callbacks) { _, header, user in
+            HTTP2Connection.from(user).beginFrame(header!.pointee)
+        }
+        nghttp2_session_callbacks_set_on_begin_headers_callback(callbacks) { _, frame, user in
+            HTTP2Connection.from(user).beginHeaders(frame!)
+        }
+        nghttp2_session_callbacks_set_on_header_callback(callbacks) { _, frame, name, nameLength, value, valueLength, _, user in
+            HTTP2Connection.from(user).header(
+                frame!, UnsafeBufferPointer(start: name, count: nameLength), UnsafeBufferPointer(start: value, count: valueLength))
+        }
+        nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks) { _, _, id, data, length, user in
+            HTTP2Connection.from(user).dataChunk(id, UnsafeBufferPointer(start: data, count: length))
+        }
+        nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks) { _, frame, user in
+            HTTP2Connection.from(user).frameReceived(frame!)
+        }
+        nghttp2_session_callbacks_set_on_stream_close_callback(callbacks) { _, id, code, user in
+            HTTP2Connection.from(user).streamClosed(id, code)
+        }
+
+        var option: OpaquePointer?
+        nghttp2_option_new(&option)
+        defer { nghttp2_option_del(option) }
+        // Window updates follow what handlers consume, not what arrives.
+        nghttp2_option_set_no_auto_window_update(option, 1)
+        nghttp2_option_set_stream_reset_rate_limit(option, settings.streamResetBurst, settings.streamResetRatePerSecond)
+        nghttp2_option_set_max_continuations(option, settings.maxContinuations)
+
+        var session: OpaquePointer?
+        guard nghttp2_session_server_new2(&session, callbacks, userData, option) == 0 else { return nil }
+        return session
+    }
+
+    private static func from(_ ctx: UnsafeMutableRawPointer?) -> HTTP2Connection {
+        Unmanaged<HTTP2Connection>.fromOpaque(ctx!).takeUnretainedValue()
+    }
+
+    // MARK: The pump
+
+    private func readable() {
+        guard state == .open, let bev, let session else { return }
+        let input = bufferevent_get_input(bev)
+        while state == .open {
+            let length = evbuffer_get_length(input)
+            if length == 0 { break }
+            let data = evbuffer_pullup(input, -1)
+            let consumed = nghttp2_session_mem_recv(session, data, length)
+            if consumed < 0 {
+                context.configuration.logger.debug("\(remoteAddress): h2 receive error: \(String(cString: nghttp2_strerror(Int32(consumed))))")
+                if consumed == Int(NGHTTP2_ERR_BAD_CLIENT_MAGIC.rawValue) {
+                    return close(reason: "bad HTTP/2 preface")
+                }
+                nghttp2_session_terminate_session(session, NGHTTP2_PROTOCOL_ERROR.rawValue)
+                pump()
+                return closeAfterFlush()
+            }
+            evbuffer_drain(input, consumed)
+        }
+        pump()
+    }
+
+    /// Lets nghttp2 write what it can; closes once neither side wants anything more.
+    private func pump() {
+        guard state != .closed, let session else { return }
+        let rv = nghttp2_session_send(session)
+        if rv != 0 {
+            return close(reason: "h2 send error: \(String(cString: nghttp2_strerror(rv)))")
+        }
+        if nghttp2_session_want_read(session) == 0 && nghttp2_session_want_write(session) == 0 {
+            closeAfterFlush()
+        }
+    }
+
+    private func send(_ data: UnsafePointer<UInt8>, _ length: Int) -> Int {
+        guard let bev else { return Int(NGHTTP2_ERR_CALLBACK_FAILURE.rawValue) }
+        let output = bufferevent_get_output(bev)
+        if evbuffer_get_length(output) >= settings.outputBufferLimit { return Int(NGHTTP2_ERR_WOULDBLOCK.rawValue) }
+        evbuffer_add(output, data, length)
+        return length
+    }
+
+    private func writable() {
+        guard let bev else { return }
+        if state == .draining {
+            if evbuffer_get_length(bufferevent_get_output(bev)) == 0 { close(reason: "session done") }
+            return
+        }
+        pump()
+    }
+
+    private func event(_ events: Int16) {
+        if events & Int16(BEV_EVENT_EOF | BEV_EVENT_ERROR) != 0 {
+            close(reason: events & Int16(BEV_EVENT_EOF) != 0 ? "peer closed" : "socket error")
+        }
+    }
+
+    // MARK: Receiving
+
+    private func beginFrame(_ header: nghttp2_frame_hd) -> Int32 {
+        // RFC 9113 §5.1.1: a new stream's id must exceed every id the client used before. nghttp2
+        // ignores a HEADERS frame that goes backwards; the RFC wants a connection error.
+        if header.type == UInt8(NGHTTP2_HEADERS.rawValue), header.stream_id % 2 == 1,
+           header.stream_id <= lastClientStreamID, streams[header.stream_id] == nil, let session {
+            nghttp2_session_terminate_session(session, NGHTTP2_PROTOCOL_ERROR.rawValue)
+        }
+        return 0
+    }
+
+    private func beginHeaders(_ frame: UnsafePointer<nghttp2_frame>) -> Int32 {
+        let hd = frame.pointee.hd
+        guard hd.type == UInt8(NGHTTP2_HEADERS.rawValue), frame.pointee.headers.cat == NGHTTP2_HCAT_REQUEST else { return 0 }
+        streams[hd.stream_id] = HTTP2Stream(id: hd.stream_id)
+        lastClientStreamID = max(lastClientStreamID, hd.stream_id)
+        timer.cancel()
+        return 0
+    }
+
+    private func header(_ frame: UnsafePointer<nghttp2_frame>, _ name: UnsafeBufferPointer<UInt8>, _ value: UnsafeBufferPointer<UInt8>) -> Int32 {
+        guard let stream = streams[frame.pointee.hd.stream_id], !stream.dispatched else { return 0 }
+        let nameText = String(decoding: name, as: UTF8.self)
+        let valueText = String(decoding: value, as: UTF8.self)
+        switch nameText {
+        case ":method": stream.method = valueText
+        case ":scheme": stream.scheme = valueText
+        case ":authority": stream.authority = valueText
+        case ":path": stream.path = valueText
+        default:
+            // nghttp2 has already refused malformed names, uppercase and connection-specific fields.
+            if let fieldName = HTTPField.Name(nameText) {
+                stream.fields.append(HTTPField(name: fieldName, value: valueText))
+            }
+        }
+        return 0
+    }
+
+    private func dataChunk(_ id: Int32, _ data: UnsafeBufferPointer<UInt8>) -> Int32 {
+        guard let session else { return 0 }
+        guard let stream = streams[id] else {
+            nghttp2_session_consume_connection(session, data.count)
+            return 0
+        }
+        // The body is collected within its limit, so consuming at once keeps memory bounded by it.
+        nghttp2_session_consume(session, id, data.count)
+        if stream.dispatched { return 0 }
+        if stream.body.count + data.count > context.configuration.limits.maxBodyBytes {
+            respondDirect(stream, HTTPError(.contentTooLarge, "request body too large"))
+            return 0
+        }
+        stream.body.append(contentsOf: data)
+        return 0
+    }
+
+    private func frameReceived(_ frame: UnsafePointer<nghttp2_frame>) -> Int32 {
+        let hd = frame.pointee.hd
+        let endStream = hd.flags & UInt8(NGHTTP2_FLAG_END_STREAM.rawValue) != 0
+        if endStream, hd.type == UInt8(NGHTTP2_HEADERS.rawValue) || hd.type == UInt8(NGHTTP2_DATA.rawValue),
+           let stream = streams[hd.stream_id], !stream.dispatched {
+            dispatch(stream)
+        }
+        return 0
+    }
+
+    private func streamClosed(_ id: Int32, _ code: UInt32) -> Int32 {
+        guard let stream = streams.removeValue(forKey: id) else { return 0 }
+        if let sink = stream.sink {
+            sink.queue.close(reason: code == 0 ? "stream closed" : "stream reset (\(code))")
+        }
+        stream.task?.cancel()
+        if streams.isEmpty {
+            if shuttingDown { pumpLater() } else { armIdleTimer() }
+        }
+        return 0
+    }
+
+    // MARK: Requests
+
+    private func dispatch(_ stream: HTTP2Stream) {
+        stream.dispatched = true
+        guard let methodText = stream.method, let method = HTTPRequest.Method(methodText) else {
+            return reset(stream.id, NGHTTP2_PROTOCOL_ERROR)
+        }
+        let head = HTTPRequest(
+            method: method, scheme: stream.scheme ?? scheme, authority: stream.authority, path: stream.path,
+            headerFields: stream.fields)
+        var request = Request(head: head, body: stream.body, remoteAddress: remoteAddress)
+        stream.body = []
+        let route = context.route(request)
+        request.parameters = route.parameters
+        let sink = makeSink(for: stream, isHead: method == .head)
+        let logger = context.configuration.logger
+        let preferred: (any TaskExecutor)? = context.configuration.handlerPlacement == .eventLoop ? loop : nil
+        stream.task = Task(executorPreference: preferred) {
+            await HandlerRunner.run(route.handler, request: request, sink: sink, logger: logger)
+        }
+    }
+
+    /// An error answered before any handler runs (e.g. an upload over the limit).
+    private func respondDirect(_ stream: HTTP2Stream, _ error: HTTPError) {
+        stream.dispatched = true
+        let sink = makeSink(for: stream, isHead: false)
+        let response = error.response
+        stream.task = Task(executorPreference: loop) { try? await HandlerRunner.respond(response, on: sink) }
+    }
+
+    private func makeSink(for stream: HTTP2Stream, isHead: Bool) -> HTTP2ResponseSink {
+        let loop = self.loop
+        let weakSelf = WeakHTTP2Connection(self)
+        let id = stream.id
+        let service: @Sendable () -> Void = { loop.execute { weakSelf.connection?.serviceStream(id) } }
+        let queue = OutboundQueue(watermarks: context.configuration.watermarks, wake: service)
+        let sink = HTTP2ResponseSink(queue: queue, isHeadRequest: isHead, decorate: context.decorate, service: service)
+        stream.sink = sink
+        return sink
+    }
+
+    // MARK: Responses
+
+    /// Submits a waiting head, resumes a deferred body or resets an aborted stream. Loop thread.
+    private func serviceStream(_ id: Int32) {
+        guard state == .open, let session, let stream = streams[id], let sink = stream.sink else { return }
+        if sink.isAborted {
+            return reset(id, NGHTTP2_INTERNAL_ERROR)
+        }
+        if let (head, endsStream) = sink.takeHead() {
+            var fields = head.headerFields
+            fields[.date] = fields[.date]  // keep order stable; decorate already ran
+            let rv: Int32 = HTTP2HeaderBlock.withNameValues(status: head.status.code, fields: fields) { nva, count in
+                if endsStream {
+                    return nghttp2_submit_response(session, id, nva, count, nil)
+                }
+                var provider = nghttp2_data_provider(
+                    source: nghttp2_data_source(ptr: nil),
+                    read_callback: { _, id, buffer, length, flags, _, user in
+                        HTTP2Connection.from(user).readBody(id, buffer!, length, flags!)
+                    })
+                return nghttp2_submit_response(session, id, nva, count, &provider)
+            }
+            if rv != 0 { return reset(id, NGHTTP2_INTERNAL_ERROR) }
+        } else if stream.deferred {
+            stream.deferred = false
+            nghttp2_session_resume_data(session, id)
+        }
+        pump()
+    }
+
+    /// nghttp2 pulls up to `length` body bytes for `id` (already within the peer's windows).
+    private func readBody(_ id: Int32, _ buffer: UnsafeMutablePointer<UInt8>, _ length: Int, _ flags: UnsafeMutablePointer<UInt32>) -> Int {
+        guard let stream = streams[id], let sink = stream.sink, let session else {
+            return Int(NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE.rawValue)
+        }
+        var written = 0
+        for item in sink.queue.take(maxBytes: length) {
+            switch item {
+            case .bytes(let bytes):
+                bytes.withUnsafeBufferPointer { (buffer + written).update(from: $0.baseAddress!, count: $0.count) }
+                written += bytes.count
+            case .end(let trailers):
+                flags.pointee |= NGHTTP2_DATA_FLAG_EOF.rawValue
+                if let trailers, !trailers.isEmpty {
+                    flags.pointee |= NGHTTP2_DATA_FLAG_NO_END_STREAM.rawValue
+                    _ = HTTP2HeaderBlock.withNameValues(status: nil, fields: trailers) { nva, count in
+                        nghttp2_submit_trailer(session, id, nva, count)
+                    }
+                }
+            }
+        }
+        if written == 0 && flags.pointee & NGHTTP2_DATA_FLAG_EOF.rawValue == 0 {
+            stream.deferred = true
+            return Int(NGHTTP2_ERR_DEFERRED.rawValue)
+        }
+        // The bytes now sit in nghttp2's frame and then the socket's output, which the output limit bounds.
+        sink.queue.acknowledge(written)
+        return written
+    }
+
+    private func reset(_ id: Int32, _ code: nghttp2_error_code) {
+        guard let session else { return }
+        nghttp2_submit_rst_stream(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), id, code.rawValue)
+        pump()
+    }
+
+    // MARK: Timers and closing
+
+    private func armIdleTimer() {
+        timer.schedule(after: context.configuration.timeouts.idle) { [weak self] in
+            self?.goAway()
+        }
+    }
+
+    private func goAway() {
+        guard state == .open, let session else { return }
+        nghttp2_submit_goaway(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), nghttp2_session_get_last_proc_stream_id(session),
+                              NGHTTP2_NO_ERROR.rawValue, nil, 0)
+        pump()
+        if streams.isEmpty { closeAfterFlush() }
+    }
+
+    /// Pumps on the next loop turn: from inside an nghttp2 callback, the session must not be re-entered.
+    private func pumpLater() {
+        let weakSelf = WeakHTTP2Connection(self)
+        loop.execute {
+            guard let connection = weakSelf.connection else { return }
+            connection.pump()
+            if connection.shuttingDown && connection.streams.isEmpty { connection.closeAfterFlush() }
+        }
+    }
+
+    /// Graceful shutdown: GOAWAY now, close when the streams in flight are done.
+    func beginShutdown() {
+        shuttingDown = true
+        goAway()
+    }
+
+    private func closeAfterFlush() {
+        guard state == .open, let bev else { return }
+        state = .draining
+        timer.cancel()
+        bufferevent_disable(bev, Int16(EV_READ))
+        if evbuffer_get_length(bufferevent_get_output(bev)) == 0 {
+            close(reason: "session done")
+        } else {
+            timer.schedule(after: context.configuration.timeouts.shutdownGrace) { [weak self] in
+                self?.close(reason: "peer stopped reading while draining")
+            }
+        }
+    }
+
+    func close(reason: String) {
+        guard state != .closed else { return }
+        state = .closed
+        timer.cancel()
+        for stream in streams.values {
+            stream.sink?.queue.close(reason: reason)
+            stream.task?.cancel()
+        }
+        streams.removeAll()
+        if let bev {
+            self.bev = nil
+            bufferevent_free(bev)
+        }
+        context.configuration.logger.trace("\(remoteAddress): h2 closed (\(reason))")
+        // Never delete a session from inside one of its own callbacks: do it on the next turn.
+        let doomed = UnsafeSendable(session)
+        session = nil
+        let me = UnsafeSendable(self)
+        loop.execute {
+            if let s = doomed.value { nghttp2_session_del(s) }
+            me.value.registry.remove(me.value)
+        }
+    }
+}
+
+/// A weak reference a wake-up job carries across threads; dereferenced only on the connection's loop.
+struct WeakHTTP2Connection: @unchecked Sendable {
+    weak var connection: HTTP2Connection?
+    init(_ connection: HTTP2Connection) { self.connection = connection }
+}

@@ -1,0 +1,87 @@
+import HTTPTypes
+import SluiceCore
+
+/// One HTTP/2 response. The head waits here until the connection's loop submits it; body bytes wait
+/// in the stream's ``OutboundQueue`` until nghttp2 pulls them (only as far as the peer's stream and
+/// connection windows allow).
+final class HTTP2ResponseSink: ResponseSink, @unchecked Sendable {
+    let queue: OutboundQueue
+    private let isHeadRequest: Bool
+    private let decorate: @Sendable (inout HTTPFields) -> Void
+    /// Asks the connection's loop to look at this stream (submit the head, resume data, reset).
+    private let service: @Sendable () -> Void
+    private let lock = Lock()
+    // Guarded by `lock`.
+    private var sent = false
+    private var pendingHead: HTTPResponse?
+    private var bodyless = false
+    private var finished = false
+    private var aborted = false
+
+    init(queue: OutboundQueue, isHeadRequest: Bool, decorate: @escaping @Sendable (inout HTTPFields) -> Void,
+         service: @escaping @Sendable () -> Void) {
+        self.queue = queue
+        self.isHeadRequest = isHeadRequest
+        self.decorate = decorate
+        self.service = service
+    }
+
+    var headSent: Bool { lock.withLock { sent } }
+    var statistics: OutboundQueue.Statistics { queue.statistics }
+    var pendingBytes: Int { queue.pendingBytes }
+
+    func sendHead(_ head: HTTPResponse) throws {
+        let submit = try lock.withLock { () throws -> Bool in
+            guard !sent else { return false }
+            if queue.isClosed { throw OutboundClosedError(reason: "stream closed") }
+            var head = head
+            decorate(&head.headerFields)
+            // Connection-specific fields are forbidden in HTTP/2 (RFC 9113 §8.2.2).
+            for name in ["Connection", "Keep-Alive", "Transfer-Encoding", "Upgrade", "Proxy-Connection"] {
+                head.headerFields[HTTPField.Name(name)!] = nil
+            }
+            sent = true
+            pendingHead = head
+            bodyless = isHeadRequest || head.status.code == 204 || head.status.code == 304
+            return true
+        }
+        if submit { service() }
+    }
+
+    /// The head to submit, once; and whether it ends the stream by itself. Loop side.
+    func takeHead() -> (head: HTTPResponse, endsStream: Bool)? {
+        lock.withLock {
+            guard let head = pendingHead else { return nil }
+            pendingHead = nil
+            return (head, bodyless)
+        }
+    }
+
+    var isAborted: Bool { lock.withLock { aborted } }
+
+    func write(_ bytes: [UInt8]) async throws {
+        if !headSent { try sendHead(HTTPResponse(status: .ok)) }
+        if lock.withLock({ bodyless }) {
+            if queue.isClosed { throw OutboundClosedError(reason: "stream closed") }
+            return
+        }
+        try await queue.write(bytes)
+    }
+
+    func finish(trailers: HTTPFields?) {
+        if !headSent { try? sendHead(HTTPResponse(status: .ok, headerFields: [.contentLength: "0"])) }
+        let first = lock.withLock { () -> Bool in
+            defer { finished = true }
+            return !finished
+        }
+        if first { queue.finish(trailers: trailers) }
+    }
+
+    func abort() {
+        lock.withLock {
+            aborted = true
+            finished = true
+        }
+        service()  // the loop resets the stream: an HTTP/2 peer sees RST_STREAM(INTERNAL_ERROR)
+    }
+}
