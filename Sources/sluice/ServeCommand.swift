@@ -36,11 +36,22 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Seconds in-flight responses get to finish on shutdown.")
     var shutdownGrace = 10
 
+    @Option(help: "PEM certificate chain (leaf first): serve HTTPS, with h2 and http/1.1 by ALPN.")
+    var tlsCert: String?
+
+    @Option(help: "PEM private key for --tls-cert.")
+    var tlsKey: String?
+
+    @Flag(help: "Serve HTTPS with a certificate generated in memory (prints its SHA-256 fingerprint).")
+    var tlsSelfSigned = false
+
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be in 0...65535") }
         if let loops, loops < 1 { throw ValidationError("--loops must be at least 1") }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown --log-level \(logLevel)") }
         guard shutdownGrace >= 0 else { throw ValidationError("--shutdown-grace must not be negative") }
+        if (tlsCert == nil) != (tlsKey == nil) { throw ValidationError("--tls-cert and --tls-key go together") }
+        if tlsSelfSigned && tlsCert != nil { throw ValidationError("--tls-self-signed or --tls-cert, not both") }
     }
 
     func run() async throws {
@@ -60,11 +71,17 @@ struct ServeCommand: AsyncParsableCommand {
         var configuration = ServerConfiguration(host: host, port: port, loops: loops, logger: logger)
         configuration.cors = cors == "off" ? nil : CORSPolicy(origin: cors)
         configuration.timeouts.shutdownGrace = .seconds(shutdownGrace)
+        if let tlsCert, let tlsKey {
+            configuration.tls = try TLSContext(certificateChainFile: tlsCert, privateKeyFile: tlsKey)
+        } else if tlsSelfSigned {
+            configuration.tls = try TLSContext.selfSigned()
+        }
 
         let server = Server(router: router, configuration: configuration)
         try server.start()
         let shown = host.contains(":") ? "[\(host)]" : host
-        print("listening on http://\(shown):\(server.port ?? port)")
+        print("listening on \(configuration.tls == nil ? "http" : "https")://\(shown):\(server.port ?? port)")
+        if let tls = configuration.tls { print("tls certificate SHA-256 \(tls.fingerprint)") }
         fflush(nil)  // all streams: scripts wait for this line
 
         let group = ServiceGroup(configuration: .init(

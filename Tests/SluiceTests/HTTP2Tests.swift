@@ -1,0 +1,168 @@
+import Foundation
+import Testing
+@testable import Sluice
+
+@Suite struct HTTP2Tests {
+    @Test func curlWithPriorKnowledgeGetsTheSameStreams() async throws {
+        try await withServer { server in
+            let sse = try await curl(["--http2-prior-knowledge", "-N", "\(server.base)/sse?count=2&interval_ms=5&event=tick"])
+            #expect(sse.status == 0, "\(sse.stderr)")
+            #expect(String(decoding: sse.stdout, as: UTF8.self) == "event: tick\nid: 1\ndata: event 1\n\nevent: tick\nid: 2\ndata: event 2\n\n")
+            let stream = try await curl(["--http2-prior-knowledge", "-w", "%{http_version}", "-o", "/dev/null", "\(server.base)/stream?bytes=3000000"])
+            #expect(String(decoding: stream.stdout, as: UTF8.self) == "2")
+            let body = try await curl(["--http2-prior-knowledge", "\(server.base)/stream?bytes=200000&chunk=999"]).stdout
+            #expect(body.count == 200_000)
+            #expect(body.enumerated().allSatisfy { $0.element == UInt8(ascii: "a") + UInt8($0.offset % 26) })
+            let missing = try await curl(["--http2-prior-knowledge", "-w", "%{http_code}", "-o", "/dev/null", "\(server.base)/nope"])
+            #expect(String(decoding: missing.stdout, as: UTF8.self) == "404")
+        }
+    }
+
+    @Test func tlsWithALPNPicksH2OrHTTP11AsAsked() async throws {
+        let tls = try TLSContext.selfSigned()
+        #expect(tls.fingerprint.split(separator: ":").count == 32)
+        try await withServer(configure: { $0.tls = tls }) { server in
+            let base = "https://127.0.0.1:\(server.port)"
+            let h2 = try await curl(["-k", "--http2", "-w", "\n%{http_version}", "\(base)/sse?count=1"])
+            #expect(String(decoding: h2.stdout, as: UTF8.self) == "id: 1\ndata: event 1\n\n\n2", "\(h2.stderr)")
+            let h1 = try await curl(["-k", "--http1.1", "-w", "\n%{http_version}", "\(base)/health"])
+            #expect(String(decoding: h1.stdout, as: UTF8.self) == "{\"status\":\"ok\"}\n\n1.1")
+            let nghttp = try await run("/usr/bin/nghttp", ["-v", "\(base)/ndjson?count=2&interval_ms=0"])
+            #expect(nghttp.stdout.contains("The negotiated protocol: h2"))
+            #expect(nghttp.stdout.contains("{\"seq\":2}"))
+            // TLS 1.1 is refused.
+            let old = try await curl(["-k", "--tlsv1.1", "--tls-max", "1.1", "\(base)/health"])
+            #expect(old.status != 0)
+        }
+    }
+
+    @Test func trailersGoOutAsATrailingHeadersFrame() async throws {
+        try await withServer(routes: { router in
+            router.stream("/t") { _, body in
+                try await body.write("data")
+                body.finish(trailers: [HTTPField.Name("X-Checksum")!: "1234"])
+            }
+        }) { server in
+            let out = try await run("/usr/bin/nghttp", ["-v", "\(server.base)/t"])
+            let lines = out.stdout.split(separator: "\n")
+            let trailer = try #require(lines.firstIndex { $0.contains("x-checksum: 1234") })
+            let data = try #require(lines.firstIndex { $0.contains("recv DATA frame") })
+            #expect(trailer > data)
+            #expect(lines[trailer...].contains { $0.contains("HEADERS frame") && $0.contains("flags=0x05") })
+        }
+    }
+
+    /// A reader with a 4 KiB window that opens it slowly receives every byte in order while the
+    /// server holds no more than the high-water mark for it, and a second stream on the same
+    /// connection runs at full speed meanwhile.
+    @Test func slowStreamIsBoundedAndDoesNotStallItsNeighbour() async throws {
+        let probe = Locked<OutboundQueue.Statistics?>(nil)
+        let watermarks = Watermarks(high: 32 * 1024, low: 8 * 1024)
+        let chunk = 16 * 1024
+        let slowBytes = 300_000
+        try await withServer(configure: { $0.watermarks = watermarks }, routes: { router in
+            router.addTestEndpoints()
+            router.stream("/slow") { _, body in
+                let pattern = (0..<(chunk + 26)).map { UInt8(ascii: "a") + UInt8($0 % 26) }
+                var sent = 0
+                while sent < slowBytes {
+                    let n = min(chunk, slowBytes - sent)
+                    try await body.write(Array(pattern[(sent % 26)..<(sent % 26 + n)]))
+                    sent += n
+                    probe.withLock { $0 = body.statistics }
+                }
+            }
+        }) { server in
+            let result = try await h2Probe(["flow", String(server.port), "/slow", "/stream?bytes=2000000", String(slowBytes)])
+            #expect(result["slow_bytes"] as? Int == slowBytes)
+            #expect(result["fast_bytes"] as? Int == 2_000_000)
+            #expect(result["slow_in_order"] as? Bool == true)
+            #expect(result["fast_in_order"] as? Bool == true)
+            let slow = try #require(result["slow_seconds"] as? Double)
+            let fast = try #require(result["fast_seconds"] as? Double)
+            #expect(fast < slow / 2, "fast \(fast) s, slow \(slow) s")
+            let stats = try #require(probe.withLock { $0 })
+            #expect(stats.suspensions > 0)
+            #expect(stats.maxPendingBytes <= watermarks.high + chunk, "peak \(stats.maxPendingBytes)")
+        }
+    }
+
+    @Test func manyConcurrentStreamsAllSucceed() async throws {
+        try await withServer { server in
+            let out = try await run("/usr/bin/h2load", ["-n", "10000", "-c", "4", "-m", "100", "\(server.base)/health"])
+            #expect(out.status == 0)
+            #expect(out.stdout.contains("10000 succeeded, 0 failed, 0 errored"), "\(out.stdout)")
+        }
+    }
+
+    @Test func streamsPastTheLimitAreRefused() async throws {
+        try await withServer(configure: { $0.http2.maxConcurrentStreams = 8 }) { server in
+            let result = try await h2Probe(["refused", String(server.port), "/sse?interval_ms=1000", "10"])
+            #expect(result["refused"] as? [Int] == [17, 19])
+            #expect((result["answered"] as? [Int])?.count == 8)
+        }
+    }
+
+    @Test func rapidResetIsCutOffAndOthersAreServed() async throws {
+        try await withServer { server in
+            let result = try await h2Probe(["rapid-reset", String(server.port), "20000"])
+            #expect(result["goaway"] as? String != nil, "\(result)")
+            #expect((result["sent"] as? Int ?? 0) < 20000)
+            let other = try await curl(["--http2-prior-knowledge", "\(server.base)/health"])
+            #expect(String(decoding: other.stdout, as: UTF8.self) == "{\"status\":\"ok\"}\n")
+        }
+    }
+
+    @Test func resetStreamCancelsItsHandlerOnly() async throws {
+        let probe = HandlerProbe()
+        try await withServer(routes: { router in
+            router.sse("/forever") { _, events in
+                do {
+                    try await events.send(SSEEvent(data: "first"))
+                    try await Task.sleep(for: .seconds(30))
+                } catch {
+                    probe.set { $0.cancelled = Task.isCancelled; $0.error = error }
+                }
+            }
+        }) { server in
+            let result = try await h2Probe(["reset", String(server.port), "/forever"])
+            #expect(result["got_data"] as? Bool == true)
+            #expect(result["connection_alive"] as? Bool == true)
+            #expect(await eventually { probe.get { $0.error != nil } })
+            #expect(probe.get { $0.cancelled })
+        }
+    }
+
+    @Test func conformanceTable() async throws {
+        try await withServer { server in
+            let result = try await h2Probe(["conformance", String(server.port)])
+            let cases = try #require(result["cases"] as? [[String: Any]])
+            #expect(cases.count >= 39)
+            for entry in cases {
+                #expect(entry["ok"] as? Bool == true, "\(entry["case"] ?? "?"): \(entry["detail"] ?? "")")
+            }
+        }
+    }
+
+    @Test func gracefulShutdownSendsGoAwayAndLetsStreamsFinish() async throws {
+        let server = try TestServer { $0.addTestEndpoints() }
+        let reading = Task { try await curl(["--http2-prior-knowledge", "\(server.base)/ndjson?count=5&interval_ms=100"]) }
+        #expect(await eventually { server.server.connectionCount == 1 })
+        try await Task.sleep(for: .milliseconds(50))
+        await server.stop()
+        let out = try await reading.value
+        #expect(out.status == 0, "\(out.stderr)")
+        #expect(String(decoding: out.stdout, as: UTF8.self) == (1...5).map { "{\"seq\":\($0)}\n" }.joined())
+    }
+
+    @Test func uploadOverTheLimitGets413() async throws {
+        try await withServer(configure: { $0.limits.maxBodyBytes = 1000 }, routes: { router in
+            router.post("/echo") { request in Response(body: request.body) }
+        }) { server in
+            let small = try await curl(["--http2-prior-knowledge", "--data-binary", "hello", "\(server.base)/echo"])
+            #expect(String(decoding: small.stdout, as: UTF8.self) == "hello")
+            let big = try await curl(["--http2-prior-knowledge", "-w", "%{http_code}", "-o", "/dev/null", "--data-binary", String(repeating: "x", count: 5000), "\(server.base)/echo"])
+            #expect(String(decoding: big.stdout, as: UTF8.self) == "413")
+        }
+    }
+}

@@ -1,0 +1,45 @@
+import Foundation
+
+/// The package root, for scripts and the test venv.
+let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent().deletingLastPathComponent()
+
+struct ProcessResult: Sendable {
+    var stdout: String
+    var stderr: String
+    var status: Int32
+}
+
+/// Runs a peer program to completion (on a thread of its own).
+func run(_ executable: String, _ arguments: [String]) async throws -> ProcessResult {
+    try await blocking {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        let out = Pipe()
+        let err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return ProcessResult(
+            stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self),
+            status: process.terminationStatus)
+    }
+}
+
+/// Runs `Tests/Python/h2_probe.py` in the venv that scripts/venv makes and decodes its JSON.
+func h2Probe(_ arguments: [String]) async throws -> [String: Any] {
+    let python = packageRoot.appendingPathComponent(".venv/bin/python").path
+    guard FileManager.default.isExecutableFile(atPath: python) else {
+        throw TestFailure("no .venv: run scripts/venv (scripts/test does)")
+    }
+    let script = packageRoot.appendingPathComponent("Tests/Python/h2_probe.py").path
+    let result = try await run(python, [script] + arguments)
+    guard result.status == 0, let object = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any] else {
+        throw TestFailure("h2_probe \(arguments) failed (\(result.status)): \(result.stderr)")
+    }
+    return object
+}
