@@ -23,10 +23,12 @@ final class HTTP1Connection: ServerConnection {
     private var shuttingDown = false
 
     // The request being received.
-    /// True from a request's first byte until it is dispatched (the head timer runs meanwhile).
+    /// True from a request's first byte until its end.
     private var requestStarted = false
-    private var head: HTTP1RequestHead?
-    private var body: [UInt8] = []
+    /// The body of the request being received, while it streams to the handler.
+    private var inbound: InboundBody?
+    /// The input broke mid-request while a handler was running: close after its response.
+    private var parseFailed = false
 
     // The response being sent.
     private var exchange: (queue: OutboundQueue, sink: HTTP1ResponseSink, task: Task<Void, Never>?)?
@@ -85,10 +87,21 @@ final class HTTP1Connection: ServerConnection {
     private func processInput() {
         guard state == .open, let bev else { return }
         let input = bufferevent_get_input(bev)
-        while state == .open, exchange == nil {
+        // One request at a time: after its end the parser pauses until the response is out, so
+        // pipelined requests are answered in order. While its body streams to the handler, parsing
+        // stops whenever the handler is behind (the socket's read watermark then stops reading).
+        while state == .open, !parser.isPaused, !parseFailed {
+            if let inbound, !inbound.hasRoom {
+                timer.cancel()  // waiting for the handler, not for the peer
+                return
+            }
             let length = evbuffer_get_length(input)
             if length == 0 {
-                if !requestStarted { armIdleTimer() }
+                if !requestStarted && exchange == nil {
+                    armIdleTimer()
+                } else if inbound != nil && !timer.isScheduled {
+                    armBodyTimer()
+                }
                 return
             }
             if !requestStarted {
@@ -98,27 +111,40 @@ final class HTTP1Connection: ServerConnection {
             let data = evbuffer_pullup(input, -1)
             let result = parser.feed(UnsafeRawBufferPointer(start: data, count: length))
             evbuffer_drain(input, result.consumed)
-            for event in result.events {
+            for (index, event) in result.events.enumerated() {
                 switch event {
-                case .head(let h):
-                    head = h
-                    body = []
-                    armBodyTimer()
-                    if h.versionMinor >= 1, h.header("expect")?.lowercased() == "100-continue",
-                       !result.events.contains(.end) {
-                        // The client waits for this before sending its body (curl: bodies over 1 KiB).
-                        writeDirect(Self.continueBytes)
+                case .head(let head):
+                    // Bodiless when the end follows at once; otherwise the body streams to the handler.
+                    let complete = index + 1 < result.events.count && result.events[index + 1] == .end
+                    if !complete {
+                        armBodyTimer()
+                        if head.versionMinor >= 1, head.header("expect")?.lowercased() == "100-continue" {
+                            // The client waits for this before sending its body (curl: bodies over 1 KiB).
+                            writeDirect(Self.continueBytes)
+                        }
                     }
+                    dispatch(head, hasBody: !complete)
                 case .body(let bytes):
-                    body += bytes
+                    inbound?.append(bytes)
                     armBodyTimer()
                 case .end:
                     timer.cancel()
-                    dispatch()
+                    inbound?.finish()
+                    inbound = nil
+                    requestStarted = false
                 }
             }
             if let error = result.error {
-                respondAndClose(error.status, error.message)
+                if exchange != nil {
+                    // The handler is already running: it learns through its body, and the connection
+                    // closes after its response since the rest of the input cannot be trusted.
+                    parseFailed = true
+                    timer.cancel()
+                    inbound?.fail(HTTPError(error.status, error.message))
+                    inbound = nil
+                } else {
+                    respondAndClose(error.status, error.message)
+                }
                 return
             }
             if result.consumed == 0 { return }
@@ -127,12 +153,7 @@ final class HTTP1Connection: ServerConnection {
 
     // MARK: Requests
 
-    private func dispatch() {
-        guard let h = head else { return }
-        head = nil
-        requestStarted = false
-        let requestBody = body
-        body = []
+    private func dispatch(_ h: HTTP1RequestHead, hasBody: Bool) {
         guard let method = HTTPRequest.Method(h.method) else { return respondAndClose(.badRequest, "bad method") }
         var fields = HTTPFields()
         fields.reserveCapacity(h.headers.count)
@@ -146,11 +167,22 @@ final class HTTP1Connection: ServerConnection {
             return respondAndClose(.badRequest, "request target must be in origin form")
         }
         let requestHead = HTTPRequest(method: method, scheme: scheme, authority: host, path: h.target, headerFields: fields)
-        var request = Request(head: requestHead, body: requestBody, remoteAddress: remoteAddress)
 
-        let keepAlive = h.keepAlive && !shuttingDown
         let loop = self.loop
         let weakSelf = WeakConnection(self)
+        let bodyStream: InboundBody
+        if hasBody {
+            // Each chunk the handler takes may make room: parse on.
+            bodyStream = InboundBody(softLimit: context.configuration.limits.streamedBodyBuffer) { _ in
+                loop.execute { weakSelf.connection?.processInput() }
+            }
+            inbound = bodyStream
+        } else {
+            bodyStream = .empty()
+        }
+        var request = Request(head: requestHead, bodyStream: bodyStream, remoteAddress: remoteAddress)
+
+        let keepAlive = h.keepAlive && !shuttingDown
         let queue = OutboundQueue(watermarks: context.configuration.watermarks) {
             loop.execute { weakSelf.connection?.flushOutput() }
         }
@@ -162,9 +194,10 @@ final class HTTP1Connection: ServerConnection {
         let route = context.route(request)
         request.parameters = route.parameters
         let logger = context.configuration.logger
+        let maxBody = context.configuration.limits.maxBodyBytes
         let preferred: (any TaskExecutor)? = context.configuration.handlerPlacement == .eventLoop ? loop : nil
         exchange?.task = Task(executorPreference: preferred) {
-            await HandlerRunner.run(route.handler, request: request, sink: sink, logger: logger)
+            await HandlerRunner.run(route.handler, request: request, sink: sink, maxBodyBytes: maxBody, logger: logger)
         }
     }
 
@@ -203,7 +236,8 @@ final class HTTP1Connection: ServerConnection {
 
     private func finishExchange(closing: Bool) {
         exchange = nil
-        if closing || shuttingDown {
+        // A body the handler left unread would have to be read and thrown away; closing is cheaper.
+        if closing || shuttingDown || parseFailed || !parser.isPaused {
             closeAfterFlush()
         } else {
             parser.resume()
@@ -291,6 +325,8 @@ final class HTTP1Connection: ServerConnection {
         guard state != .closed else { return }
         state = .closed
         timer.cancel()
+        inbound?.fail(OutboundClosedError(reason: reason))
+        inbound = nil
         if let current = exchange {
             current.queue.close(reason: reason)
             current.task?.cancel()

@@ -220,34 +220,55 @@ final class HTTP2Connection: ServerConnection {
     private func dataChunk(_ id: Int32, _ data: UnsafeBufferPointer<UInt8>) -> Int32 {
         guard let session else { return 0 }
         guard let stream = streams[id] else {
+            // Nobody will read these bytes: give the connection window back at once.
             nghttp2_session_consume_connection(session, data.count)
             return 0
         }
-        // The body is collected within its limit, so consuming at once keeps memory bounded by it.
-        nghttp2_session_consume(session, id, data.count)
-        if stream.dispatched { return 0 }
-        if stream.body.count + data.count > context.configuration.limits.maxBodyBytes {
-            respondDirect(stream, HTTPError(.contentTooLarge, "request body too large"))
+        stream.bodyBytes += data.count
+        if stream.discardingBody {
+            if stream.bodyBytes > context.configuration.limits.maxBodyBytes {
+                nghttp2_session_consume_connection(session, data.count)
+                nghttp2_submit_rst_stream(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), id, NGHTTP2_CANCEL.rawValue)
+            } else {
+                nghttp2_session_consume(session, id, data.count)
+            }
             return 0
         }
-        stream.body.append(contentsOf: data)
+        guard let inbound = stream.inbound else {
+            nghttp2_session_consume_connection(session, data.count)
+            return 0
+        }
+        if stream.bodyBytes > context.configuration.limits.maxBodyBytes {
+            nghttp2_session_consume_connection(session, data.count)
+            inbound.fail(HTTPError(.contentTooLarge, "request body too large"))
+            stream.inbound = nil
+            return 0
+        }
+        // Not consumed here: the stream's window reopens only as the handler reads (see makeInbound).
+        inbound.append(Array(data))
         return 0
     }
 
     private func frameReceived(_ frame: UnsafePointer<nghttp2_frame>) -> Int32 {
         let hd = frame.pointee.hd
+        guard let stream = streams[hd.stream_id] else { return 0 }
         let endStream = hd.flags & UInt8(NGHTTP2_FLAG_END_STREAM.rawValue) != 0
-        if endStream, hd.type == UInt8(NGHTTP2_HEADERS.rawValue) || hd.type == UInt8(NGHTTP2_DATA.rawValue),
-           let stream = streams[hd.stream_id], !stream.dispatched {
-            dispatch(stream)
+        if hd.type == UInt8(NGHTTP2_HEADERS.rawValue), !stream.dispatched {
+            // The whole request head is here (nghttp2 has joined any CONTINUATION frames).
+            dispatch(stream, hasBody: !endStream)
+        } else if endStream, hd.type == UInt8(NGHTTP2_HEADERS.rawValue) || hd.type == UInt8(NGHTTP2_DATA.rawValue) {
+            stream.inbound?.finish()
+            stream.inbound = nil
         }
         return 0
     }
 
     private func streamClosed(_ id: Int32, _ code: UInt32) -> Int32 {
         guard let stream = streams.removeValue(forKey: id) else { return 0 }
+        let reason = code == 0 ? "stream closed" : "stream reset (\(code))"
+        stream.inbound?.fail(OutboundClosedError(reason: reason))
         if let sink = stream.sink {
-            sink.queue.close(reason: code == 0 ? "stream closed" : "stream reset (\(code))")
+            sink.queue.close(reason: reason)
         }
         stream.task?.cancel()
         if streams.isEmpty {
@@ -256,9 +277,20 @@ final class HTTP2Connection: ServerConnection {
         return 0
     }
 
+    /// The handler took `count` body bytes: reopen that much of the stream and connection windows.
+    private func bodyConsumed(_ id: Int32, _ count: Int) {
+        guard state == .open, let session else { return }
+        if streams[id] != nil {
+            nghttp2_session_consume(session, id, count)
+        } else {
+            nghttp2_session_consume_connection(session, count)
+        }
+        pump()
+    }
+
     // MARK: Requests
 
-    private func dispatch(_ stream: HTTP2Stream) {
+    private func dispatch(_ stream: HTTP2Stream, hasBody: Bool) {
         stream.dispatched = true
         guard let methodText = stream.method, let method = HTTPRequest.Method(methodText) else {
             return reset(stream.id, NGHTTP2_PROTOCOL_ERROR)
@@ -266,24 +298,29 @@ final class HTTP2Connection: ServerConnection {
         let head = HTTPRequest(
             method: method, scheme: stream.scheme ?? scheme, authority: stream.authority, path: stream.path,
             headerFields: stream.fields)
-        var request = Request(head: head, body: stream.body, remoteAddress: remoteAddress)
-        stream.body = []
+        let bodyStream: InboundBody
+        if hasBody {
+            let loop = self.loop
+            let weakSelf = WeakHTTP2Connection(self)
+            let id = stream.id
+            // The peer cannot send more than the stream window we advertised, so that is the buffer.
+            bodyStream = InboundBody(softLimit: Int(settings.initialWindowSize)) { count in
+                loop.execute { weakSelf.connection?.bodyConsumed(id, count) }
+            }
+            stream.inbound = bodyStream
+        } else {
+            bodyStream = .empty()
+        }
+        var request = Request(head: head, bodyStream: bodyStream, remoteAddress: remoteAddress)
         let route = context.route(request)
         request.parameters = route.parameters
         let sink = makeSink(for: stream, isHead: method == .head)
         let logger = context.configuration.logger
+        let maxBody = context.configuration.limits.maxBodyBytes
         let preferred: (any TaskExecutor)? = context.configuration.handlerPlacement == .eventLoop ? loop : nil
         stream.task = Task(executorPreference: preferred) {
-            await HandlerRunner.run(route.handler, request: request, sink: sink, logger: logger)
+            await HandlerRunner.run(route.handler, request: request, sink: sink, maxBodyBytes: maxBody, logger: logger)
         }
-    }
-
-    /// An error answered before any handler runs (e.g. an upload over the limit).
-    private func respondDirect(_ stream: HTTP2Stream, _ error: HTTPError) {
-        stream.dispatched = true
-        let sink = makeSink(for: stream, isHead: false)
-        let response = error.response
-        stream.task = Task(executorPreference: loop) { try? await HandlerRunner.respond(response, on: sink) }
     }
 
     private func makeSink(for stream: HTTP2Stream, isHead: Bool) -> HTTP2ResponseSink {
@@ -340,6 +377,16 @@ final class HTTP2Connection: ServerConnection {
                 written += bytes.count
             case .end(let trailers):
                 flags.pointee |= NGHTTP2_DATA_FLAG_EOF.rawValue
+                if let inbound = stream.inbound {
+                    // The response is complete and nobody will read the rest of the request body. RFC
+                    // 9113 §8.1 allows RST_STREAM(NO_ERROR) here, but curl 7.88 reports that as a
+                    // failed transfer; so take and drop the rest instead, within the body limit.
+                    let unread = inbound.bufferedBytes
+                    inbound.fail(OutboundClosedError(reason: "response complete"))
+                    stream.inbound = nil
+                    stream.discardingBody = true
+                    if unread > 0 { nghttp2_session_consume(session, id, unread) }
+                }
                 if let trailers, !trailers.isEmpty {
                     flags.pointee |= NGHTTP2_DATA_FLAG_NO_END_STREAM.rawValue
                     _ = HTTP2HeaderBlock.withNameValues(status: nil, fields: trailers) { nva, count in

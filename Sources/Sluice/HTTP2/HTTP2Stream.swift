@@ -11,8 +11,12 @@ final class HTTP2Stream {
     var authority: String?
     var path: String?
     var fields = HTTPFields()
-    var body: [UInt8] = []
-    var headerError: String?
+    /// The request body on its way to the handler; `nil` once complete (or if there is none).
+    var inbound: InboundBody?
+    /// Body bytes received so far, against the body limit.
+    var bodyBytes = 0
+    /// The response ended before the request body: the rest is consumed and dropped.
+    var discardingBody = false
     /// Set once the request is complete and its handler has been started.
     var dispatched = false
 

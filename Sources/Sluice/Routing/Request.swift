@@ -9,16 +9,21 @@ import HTTPTypes
 /// ```
 public struct Request: Sendable {
     public var head: HTTPRequest
-    /// The whole body, at most ``HTTP1Limits/maxBodyBytes`` long.
+    /// The whole body, at most ``HTTP1Limits/maxBodyBytes`` long, for plain routes (collected before
+    /// the handler runs). Empty for SSE and stream routes: they read ``bodyStream`` instead.
     public var body: [UInt8]
+    /// The body as it arrives. The peer sends no faster than this is read: HTTP/1.1 stops reading
+    /// the socket, HTTP/2 holds the stream's window shut.
+    public var bodyStream: InboundBody
     /// The peer's address as `host:port` (IPv6 in brackets).
     public var remoteAddress: String
     /// Path parameters captured by `{name}` segments of the route.
     public var parameters: [String: String] = [:]
 
-    public init(head: HTTPRequest, body: [UInt8] = [], remoteAddress: String = "") {
+    public init(head: HTTPRequest, body: [UInt8] = [], bodyStream: InboundBody = .empty(), remoteAddress: String = "") {
         self.head = head
         self.body = body
+        self.bodyStream = bodyStream
         self.remoteAddress = remoteAddress
     }
 

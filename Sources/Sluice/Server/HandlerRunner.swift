@@ -6,10 +6,13 @@ import SluiceCore
 /// returned ``Response`` or a thrown ``HTTPError`` into bytes, finishes streams the handler left
 /// open, and keeps SSE heartbeats going.
 enum HandlerRunner {
-    static func run(_ handler: Router.Handler, request: Request, sink: ResponseSink, logger: Logger) async {
+    static func run(_ handler: Router.Handler, request: Request, sink: ResponseSink, maxBodyBytes: Int, logger: Logger) async {
         do {
             switch handler {
             case .plain(let handle):
+                var request = request
+                request.body = try await request.bodyStream.collect(
+                    upTo: maxBodyBytes, tooLarge: HTTPError(.contentTooLarge, "request body too large"))
                 let response = try await handle(request)
                 try await respond(response, on: sink)
             case .sse(let handle, let options):

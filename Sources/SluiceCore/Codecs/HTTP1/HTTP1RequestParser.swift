@@ -47,6 +47,9 @@ public final class HTTP1RequestParser {
     /// True between a request's first byte and its end.
     public private(set) var inMessage = false
 
+    /// True from a request's end until ``resume()``.
+    public var isPaused: Bool { paused }
+
     public init(limits: HTTP1Limits = HTTP1Limits()) {
         self.limits = limits
         parser = .allocate(capacity: 1)
