@@ -165,4 +165,33 @@ import Testing
             #expect(String(decoding: big.stdout, as: UTF8.self) == "413")
         }
     }
+
+    @Test func upgradeToH2cIsDeclinedPolitely() async throws {
+        try await withServer { server in
+            // curl --http2 on cleartext sends `Upgrade: h2c`; the answer is plain HTTP/1.1.
+            let out = try await curl(["--http2", "-w", "\n%{http_version}", "\(server.base)/health"])
+            #expect(String(decoding: out.stdout, as: UTF8.self) == "{\"status\":\"ok\"}\n\n1.1")
+        }
+    }
+
+    @Test func certificateAndKeyFromFiles() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-tls-\(UInt32.random(in: 0...UInt32.max))")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let cert = dir.appendingPathComponent("cert.pem").path
+        let key = dir.appendingPathComponent("key.pem").path
+        let made = try await run("/usr/bin/openssl", [
+            "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1",
+            "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+            "-keyout", key, "-out", cert,
+        ])
+        #expect(made.status == 0, "\(made.stderr)")
+        let tls = try TLSContext(certificateChainFile: cert, privateKeyFile: key)
+        #expect(throws: TLSContext.Error.self) { try TLSContext(certificateChainFile: key, privateKeyFile: cert) }
+        try await withServer(configure: { $0.tls = tls }) { server in
+            // Verified against the certificate itself, not -k.
+            let out = try await curl(["--cacert", cert, "--http2", "-w", "\n%{http_version}", "https://127.0.0.1:\(server.port)/health"])
+            #expect(String(decoding: out.stdout, as: UTF8.self) == "{\"status\":\"ok\"}\n\n2", "\(out.stderr)")
+        }
+    }
 }
