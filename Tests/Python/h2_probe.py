@@ -6,7 +6,7 @@ client library would refuse to misbehave. Prints one JSON object; the Swift test
     h2_probe.py refused PORT PATH N       open N streams at once: which got REFUSED_STREAM
     h2_probe.py rapid-reset PORT COUNT    HEADERS+RST_STREAM pairs until GOAWAY
     h2_probe.py reset PORT PATH           RST_STREAM(CANCEL) after the first DATA
-    h2_probe.py flow PORT SLOW FAST BYTES  a tiny-window slow stream beside a fast one
+    h2_probe.py flow PORT SLOW FAST BYTES [MS]  a tiny-window slow stream beside a fast one
 """
 import json
 import socket
@@ -299,6 +299,7 @@ def rapid_reset(port, count):
         goaway = peer.goaway(3.0)
     peer.close()
     return {"sent": sent, "goaway": CODES.get(goaway.error_code) if goaway else None,
+            "last_stream_id": goaway.last_stream_id if goaway else None,
             "seconds": round(time.time() - started, 3)}
 
 
@@ -316,9 +317,9 @@ def reset(port, path):
     return {"got_data": first is not None, "connection_alive": ping is not None}
 
 
-def flow(port, slow_path, fast_path, expected_bytes):
-    """Stream 1 (slow): a 4 KiB stream window, opened 4 KiB at a time every 20 ms. Stream 3 (fast):
-    every byte acknowledged at once. The connection window is always re-opened."""
+def flow(port, slow_path, fast_path, expected_bytes, interval=0.02):
+    """Stream 1 (slow): a 4 KiB stream window, reopened by what arrived every `interval` seconds.
+    Stream 3 (fast): every byte acknowledged at once. The connection window is always reopened."""
     window = 4096
     peer = Peer(port, settings={SettingsFrame.INITIAL_WINDOW_SIZE: window})
     peer.send(WindowUpdateFrame(0, window_increment=2**30))
@@ -345,7 +346,7 @@ def flow(port, slow_path, fast_path, expected_bytes):
                 ended[frame.stream_id] = now - started
         if frame is not None and isinstance(frame, (RstStreamFrame, GoAwayFrame)):
             break
-        if credit[1] and now - last_slow_update >= 0.02 and 1 not in ended:
+        if credit[1] and now - last_slow_update >= interval and 1 not in ended:
             peer.send(WindowUpdateFrame(1, window_increment=credit[1]))
             credit[1] = 0
             last_slow_update = now
@@ -370,7 +371,7 @@ if __name__ == "__main__":
     elif mode == "reset":
         out = reset(port, sys.argv[3])
     elif mode == "flow":
-        out = flow(port, sys.argv[3], sys.argv[4], int(sys.argv[5]))
+        out = flow(port, sys.argv[3], sys.argv[4], int(sys.argv[5]), float(sys.argv[6]) / 1000 if len(sys.argv) > 6 else 0.02)
     else:
         raise SystemExit(f"unknown mode {mode}")
     print(json.dumps(out))

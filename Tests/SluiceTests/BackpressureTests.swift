@@ -91,41 +91,40 @@ final class HandlerProbe: @unchecked Sendable {
 
 @Suite struct ShutdownTests {
     @Test func gracefulShutdownLetsAnInFlightStreamEnd() async throws {
-        let server = try TestServer { router in router.addTestEndpoints() }
+        let started = Locked(0)
+        let server = try TestServer(routes: trackedRoutes(started))
         let reading = Task {
             try await blocking { () -> String in
                 let client = try RawClient(port: server.port)
-                try client.send("GET /ndjson?count=5&interval_ms=100 HTTP/1.1\r\nHost: t\r\n\r\n")
+                try client.send("GET /tracked-ndjson?count=5&interval_ms=100 HTTP/1.1\r\nHost: t\r\n\r\n")
                 let response = try client.readResponse()
                 #expect(try client.read().isEmpty)  // closed after the response, not before
                 return response.text
             }
         }
-        #expect(await eventually { server.server.connectionCount == 1 })
-        try await Task.sleep(for: .milliseconds(50))
-        let started = ContinuousClock.now
+        #expect(await eventually(timeout: .seconds(20)) { started.withLock { $0 } == 1 })
+        let stopping = ContinuousClock.now
         await server.stop()
-        #expect(ContinuousClock.now - started < .seconds(5))
+        #expect(ContinuousClock.now - stopping < .seconds(5))
         #expect(try await reading.value == (1...5).map { "{\"seq\":\($0)}\n" }.joined())
         // Nobody listens any more.
         await #expect(throws: TestFailure.self) { try await blocking { _ = try RawClient(port: server.port) } }
     }
 
     @Test func streamsStillOpenAfterTheGracePeriodAreClosed() async throws {
-        let server = try TestServer(configure: { $0.timeouts.shutdownGrace = .milliseconds(200) }) { router in
-            router.addTestEndpoints()
-        }
+        let started = Locked(0)
+        let server = try TestServer(configure: { $0.timeouts.shutdownGrace = .milliseconds(200) }, routes: trackedRoutes(started))
         let reading = Task {
             try await blocking { () -> [UInt8] in
                 let client = try RawClient(port: server.port)
-                try client.send("GET /sse?interval_ms=50 HTTP/1.1\r\nHost: t\r\n\r\n")
+                try client.send("GET /tracked-sse?interval_ms=50 HTTP/1.1\r\nHost: t\r\n\r\n")
                 return try client.readToEnd()
             }
         }
-        #expect(await eventually { server.server.connectionCount == 1 })
-        let started = ContinuousClock.now
+        #expect(await eventually(timeout: .seconds(20)) { started.withLock { $0 } == 1 })
+        let stopping = ContinuousClock.now
         await server.stop()
-        let took = ContinuousClock.now - started
+        let took = ContinuousClock.now - stopping
         #expect(took >= .milliseconds(200) && took < .seconds(3))
         #expect(String(decoding: try await reading.value, as: UTF8.self).contains("id: 1\n"))
     }

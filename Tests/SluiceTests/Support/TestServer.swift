@@ -1,5 +1,5 @@
 import Logging
-import Sluice
+@testable import Sluice
 
 /// A server on 127.0.0.1 and a kernel-chosen port, for one test.
 struct TestServer {
@@ -43,5 +43,22 @@ func withServer<T>(
     } catch {
         await server.stop()
         throw error
+    }
+}
+
+/// The test endpoints plus `/tracked-ndjson` and `/tracked-sse`, which behave like `/ndjson` and
+/// `/sse` but count their handlers as they start: a test can wait until a request is really in
+/// flight (accepting a connection is not enough) before it shuts the server down.
+func trackedRoutes(_ started: Locked<Int>) -> (inout Router) -> Void {
+    { router in
+        router.addTestEndpoints()
+        router.stream("/tracked-ndjson") { request, body in
+            started.withLock { $0 += 1 }
+            try await NDJSONEndpoint.handle(request, body)
+        }
+        router.sse("/tracked-sse") { request, events in
+            started.withLock { $0 += 1 }
+            try await SSEEndpoint.handle(request, events)
+        }
     }
 }
