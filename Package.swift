@@ -30,13 +30,16 @@ let package = Package(
         .systemLibrary(
             name: "CHTTPParser",
             providers: [.apt(["libhttp-parser-dev"])]),
+        .systemLibrary(
+            name: "CZlib", pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]),
         // Only what Swift cannot import: function-like macros and header-order fixes.
         .target(name: "CSluiceShims", dependencies: ["CLibevent", "COpenSSL"]),
 
         .target(
             name: "SluiceCore",
             dependencies: [
-                "CLibevent", "CSluiceShims", "CHTTPParser",
+                "CLibevent", "CSluiceShims", "CHTTPParser", "CZlib", "COpenSSL",
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
             ]),
