@@ -29,6 +29,8 @@ final class HTTP1Connection: ServerConnection {
     private var inbound: InboundBody?
     /// The input broke mid-request while a handler was running: close after its response.
     private var parseFailed = false
+    /// Set once the connection has switched protocols (WebSocket): the raw bytes' reader.
+    private var upgraded: InboundBody?
 
     // The response being sent.
     private var exchange: (queue: OutboundQueue, sink: HTTP1ResponseSink, task: Task<Void, Never>?)?
@@ -90,7 +92,9 @@ final class HTTP1Connection: ServerConnection {
         // One request at a time: after its end the parser pauses until the response is out, so
         // pipelined requests are answered in order. While its body streams to the handler, parsing
         // stops whenever the handler is behind (the socket's read watermark then stops reading).
-        while state == .open, !parser.isPaused, !parseFailed {
+        while state == .open, !parseFailed {
+            if let upgraded { return feedUpgraded(upgraded, input) }
+            if parser.isPaused { return }
             if let inbound, !inbound.hasRoom {
                 timer.cancel()  // waiting for the handler, not for the peer
                 return
@@ -151,6 +155,18 @@ final class HTTP1Connection: ServerConnection {
         }
     }
 
+    /// After a protocol switch (WebSocket), every byte belongs to the new protocol's reader.
+    private func feedUpgraded(_ body: InboundBody, _ input: OpaquePointer?) {
+        timer.cancel()  // the new protocol keeps its own time (WebSocket pings)
+        while body.hasRoom {
+            let length = evbuffer_get_length(input)
+            if length == 0 { return }
+            var bytes = [UInt8](repeating: 0, count: length)
+            bytes.withUnsafeMutableBytes { _ = evbuffer_remove(input, $0.baseAddress, length) }
+            body.append(bytes)
+        }
+    }
+
     // MARK: Requests
 
     private func dispatch(_ h: HTTP1RequestHead, hasBody: Bool) {
@@ -181,6 +197,16 @@ final class HTTP1Connection: ServerConnection {
             bodyStream = .empty()
         }
         var request = Request(head: requestHead, bodyStream: bodyStream, remoteAddress: remoteAddress)
+        let route = context.route(request)
+        if h.isUpgrade, case .webSocket(_, let options) = route.handler,
+           case .success = WebSocketRoute.decide(request, options: options) {
+            // From the 101 on, the connection carries WebSocket frames both ways.
+            let raw = InboundBody(softLimit: context.configuration.limits.streamedBodyBuffer) { _ in
+                loop.execute { weakSelf.connection?.processInput() }
+            }
+            upgraded = raw
+            request.bodyStream = raw
+        }
 
         let keepAlive = h.keepAlive && !shuttingDown
         let queue = OutboundQueue(watermarks: context.configuration.watermarks) {
@@ -190,8 +216,6 @@ final class HTTP1Connection: ServerConnection {
             queue: queue, isHeadRequest: method == .head, http10: h.versionMinor == 0,
             keepAlive: keepAlive, decorate: context.decorate)
         exchange = (queue, sink, nil)
-
-        let route = context.route(request)
         request.parameters = route.parameters
         let logger = context.configuration.logger
         let maxBody = context.configuration.limits.maxBodyBytes
@@ -327,6 +351,8 @@ final class HTTP1Connection: ServerConnection {
         timer.cancel()
         inbound?.fail(OutboundClosedError(reason: reason))
         inbound = nil
+        upgraded?.fail(OutboundClosedError(reason: reason))
+        upgraded = nil
         if let current = exchange {
             current.queue.close(reason: reason)
             current.task?.cancel()

@@ -42,7 +42,14 @@ final class HTTP1ResponseSink: ResponseSink, @unchecked Sendable {
             decorate(&head.headerFields)
             let status = head.status.code
             let bodyless = isHeadRequest || status == 204 || status == 304 || (100..<200).contains(status)
-            if head.headerFields[.contentLength] != nil {
+            if status == 101 {
+                // Switching protocols: what follows is the new protocol's bytes, as they are, and the
+                // connection ends with them.
+                framing = .closeDelimited
+                keepAlive = false
+                try queue.push(HTTP1ResponseEncoder.head(head, version: (1, 1)))
+                return
+            } else if head.headerFields[.contentLength] != nil {
                 framing = isHeadRequest ? .none : .fixed
                 head.headerFields[.transferEncoding] = nil
             } else if status == 204 || status == 304 {

@@ -56,6 +56,8 @@ final class HTTP2Connection: ServerConnection {
             .init(settings_id: Int32(NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE.rawValue), value: settings.initialWindowSize),
             .init(settings_id: Int32(NGHTTP2_SETTINGS_MAX_FRAME_SIZE.rawValue), value: settings.maxFrameSize),
             .init(settings_id: Int32(NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE.rawValue), value: settings.maxHeaderListSize),
+            // RFC 8441: WebSocket over HTTP/2 with extended CONNECT.
+            .init(settings_id: Int32(NGHTTP2_SETTINGS_ENABLE_CONNECT_PROTOCOL.rawValue), value: 1),
         ]
         nghttp2_submit_settings(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), entries, entries.count)
         nghttp2_session_set_local_window_size(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), 0, settings.connectionWindowSize)
@@ -208,6 +210,7 @@ final class HTTP2Connection: ServerConnection {
         case ":scheme": stream.scheme = valueText
         case ":authority": stream.authority = valueText
         case ":path": stream.path = valueText
+        case ":protocol": stream.connectProtocol = valueText
         default:
             // nghttp2 has already refused malformed names, uppercase and connection-specific fields.
             if let fieldName = HTTPField.Name(nameText) {
@@ -295,9 +298,10 @@ final class HTTP2Connection: ServerConnection {
         guard let methodText = stream.method, let method = HTTPRequest.Method(methodText) else {
             return reset(stream.id, NGHTTP2_PROTOCOL_ERROR)
         }
-        let head = HTTPRequest(
+        var head = HTTPRequest(
             method: method, scheme: stream.scheme ?? scheme, authority: stream.authority, path: stream.path,
             headerFields: stream.fields)
+        head.extendedConnectProtocol = stream.connectProtocol
         let bodyStream: InboundBody
         if hasBody {
             let loop = self.loop

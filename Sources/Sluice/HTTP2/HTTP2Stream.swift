@@ -10,6 +10,8 @@ final class HTTP2Stream {
     var scheme: String?
     var authority: String?
     var path: String?
+    /// `:protocol` of an extended CONNECT (RFC 8441), e.g. `websocket`.
+    var connectProtocol: String?
     var fields = HTTPFields()
     /// The request body on its way to the handler; `nil` once complete (or if there is none).
     var inbound: InboundBody?

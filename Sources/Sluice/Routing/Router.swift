@@ -19,11 +19,13 @@ public struct Router: Sendable {
     public typealias PlainHandler = @Sendable (Request) async throws -> Response
     public typealias SSEHandler = @Sendable (Request, SSEWriter) async throws -> Void
     public typealias StreamHandler = @Sendable (Request, BodyWriter) async throws -> Void
+    public typealias WebSocketHandler = @Sendable (Request, WebSocket) async throws -> Void
 
     enum Handler: Sendable {
         case plain(PlainHandler)
         case sse(SSEHandler, SSERouteOptions)
         case stream(StreamHandler)
+        case webSocket(WebSocketHandler, @Sendable (Request) throws -> WebSocketOptions)
     }
 
     enum Segment: Sendable, Equatable {
@@ -70,6 +72,20 @@ public struct Router: Sendable {
     /// A streamed-body route (GET unless told otherwise).
     public mutating func stream(_ path: String, methods: [HTTPRequest.Method] = [.get], _ handler: @escaping StreamHandler) {
         add(methods, path, .stream(handler))
+    }
+
+    /// A WebSocket route: HTTP/1.1 Upgrade, or extended CONNECT on HTTP/2 (RFC 8441). The handler
+    /// reads `ws.messages` and sends with `ws.send`; returning closes the connection with 1000.
+    public mutating func webSocket(_ path: String, options: WebSocketOptions = WebSocketOptions(), _ handler: @escaping WebSocketHandler) {
+        add([.get], path, .webSocket(handler, { _ in options }))
+    }
+
+    /// A WebSocket route whose options depend on the request (e.g. a query knob); a thrown
+    /// ``HTTPError`` refuses the handshake with its status.
+    public mutating func webSocket(
+        _ path: String, options: @escaping @Sendable (Request) throws -> WebSocketOptions, _ handler: @escaping WebSocketHandler
+    ) {
+        add([.get], path, .webSocket(handler, options))
     }
 
     private mutating func add(_ methods: [HTTPRequest.Method], _ path: String, _ handler: Handler) {

@@ -23,6 +23,14 @@ enum HandlerRunner {
                     try await runSSE(handle, request: request, writer: writer, heartbeat: options.heartbeat)
                 }
                 sink.finish(trailers: nil)
+            case .webSocket(let handle, let options):
+                switch WebSocketRoute.decide(request, options: options) {
+                case .failure(let refusal):
+                    throw refusal
+                case .success(let (agreement, options)):
+                    try sink.sendHead(WebSocketHandshake.responseHead(agreement, http2: request.method == .connect))
+                    await WebSocketSession.run(handle, request: request, agreement: agreement, options: options, sink: sink, logger: logger)
+                }
             case .stream(let handle):
                 let writer = BodyWriter(sink: sink)
                 if request.method != .head { try await handle(request, writer) }

@@ -29,7 +29,9 @@ final class ServerContext: Sendable {
                 return (.plain({ _ in response }), [:])
             }
         }
-        switch router.match(method: request.method, path: request.path) {
+        // RFC 8441: an extended CONNECT for a WebSocket is routed like the HTTP/1.1 GET it replaces.
+        let isWebSocketConnect = request.method == .connect && request.head.extendedConnectProtocol == "websocket"
+        switch router.match(method: isWebSocketConnect ? .get : request.method, path: request.path) {
         case .found(let handler, let parameters):
             return (handler, parameters)
         case .methodNotAllowed(let allow):

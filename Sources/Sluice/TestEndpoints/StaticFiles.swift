@@ -99,11 +99,16 @@ extension Router {
         return true
     }
 
-    /// The `sluice serve` test endpoints: `/health`, `/sse`, `/stream`, `/ndjson`.
+    /// The `sluice serve` test endpoints: `/health`, `/sse`, `/stream`, `/ndjson`, `/ws/echo`,
+    /// `/ws/ticker`, `/ws/broadcast`.
     public mutating func addTestEndpoints() {
         get("/health") { _ in Response(text: "{\"status\":\"ok\"}\n", contentType: "application/json") }
         sse("/sse", SSEEndpoint.handle)
         stream("/stream", StreamEndpoint.handle)
         stream("/ndjson", NDJSONEndpoint.handle)
+        webSocket("/ws/echo", options: WebSocketEndpoints.echoOptions, WebSocketEndpoints.echo)
+        webSocket("/ws/ticker", options: WebSocketEndpoints.tickerOptions, WebSocketEndpoints.ticker)
+        let broadcast = WebSocketBroadcast()
+        webSocket("/ws/broadcast") { request, ws in try await broadcast.handle(request, ws) }
     }
 }

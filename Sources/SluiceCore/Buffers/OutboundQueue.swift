@@ -94,7 +94,7 @@ public final class OutboundQueue: @unchecked Sendable {
         if bytes.isEmpty { return false }
         let (needsWake, mustWait) = try lock.withLock { () throws -> (Bool, Bool) in
             if let closedReason { throw OutboundClosedError(reason: closedReason) }
-            precondition(!finished, "write after finish")
+            if finished { throw OutboundClosedError(reason: "write after the body was finished") }
             let wasEmpty = items.isEmpty
             items.append(.bytes(bytes))
             pending += bytes.count
