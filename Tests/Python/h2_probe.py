@@ -317,6 +317,50 @@ def reset(port, path):
     return {"got_data": first is not None, "connection_alive": ping is not None}
 
 
+def websocket(port, path):
+    """RFC 8441: a WebSocket over an extended CONNECT stream; one text message and the close."""
+    import os
+    import struct
+    peer = Peer(port)
+    settings = peer.wait_for(lambda f: isinstance(f, SettingsFrame) and "ACK" not in f.flags)
+    enabled = settings is not None and settings.settings.get(8) == 1  # SETTINGS_ENABLE_CONNECT_PROTOCOL
+    peer.send(SettingsFrame(0, flags=["ACK"]))
+    frame = HeadersFrame(1, peer.block([(":method", "CONNECT"), (":protocol", "websocket"), (":scheme", "http"),
+                                        (":path", path), (":authority", "localhost"), ("sec-websocket-version", "13")]))
+    frame.flags.add("END_HEADERS")
+    peer.send(frame)
+    response = peer.wait_for(lambda f: isinstance(f, HeadersFrame) and f.stream_id == 1)
+    status = dict(response.decoded).get(":status") if response else None
+
+    def ws_frame(opcode, payload):
+        key = os.urandom(4)
+        masked = bytes(b ^ key[i % 4] for i, b in enumerate(payload))
+        return bytes([0x80 | opcode, 0x80 | len(payload)]) + key + masked
+
+    peer.send(DataFrame(1, ws_frame(1, "hello over h2".encode())))
+    data = b""
+    echo = None
+    close_code = None
+    deadline = time.time() + 5
+    while time.time() < deadline and close_code is None:
+        f = peer.read_frame(deadline)
+        if f is None:
+            break
+        if isinstance(f, DataFrame) and f.stream_id == 1:
+            peer.send(WindowUpdateFrame(0, window_increment=max(1, len(f.data))), WindowUpdateFrame(1, window_increment=max(1, len(f.data))))
+            data += f.data
+            while len(data) >= 2 and len(data) >= 2 + (data[1] & 0x7F):
+                length = data[1] & 0x7F
+                opcode, payload, data = data[0] & 0x0F, data[2:2 + length], data[2 + length:]
+                if opcode == 1:
+                    echo = payload.decode()
+                    peer.send(DataFrame(1, ws_frame(8, struct.pack("!H", 1000))))
+                elif opcode == 8:
+                    close_code = struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else None
+    peer.close()
+    return {"enable_connect_protocol": enabled, "status": status, "echo": echo, "close_code": close_code}
+
+
 def flow(port, slow_path, fast_path, expected_bytes, interval=0.02):
     """Stream 1 (slow): a 4 KiB stream window, reopened by what arrived every `interval` seconds.
     Stream 3 (fast): every byte acknowledged at once. The connection window is always reopened."""
@@ -368,6 +412,8 @@ if __name__ == "__main__":
         out = refused(port, sys.argv[3], int(sys.argv[4]))
     elif mode == "rapid-reset":
         out = rapid_reset(port, int(sys.argv[3]))
+    elif mode == "websocket":
+        out = websocket(port, sys.argv[3])
     elif mode == "reset":
         out = reset(port, sys.argv[3])
     elif mode == "flow":

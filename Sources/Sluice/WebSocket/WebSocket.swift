@@ -30,6 +30,8 @@ public final class WebSocket: Sendable {
         var closeCode: WebSocketCloseCode?
         var lastHeard = ContinuousClock.now
         var pingOutstanding: ContinuousClock.Instant?
+        /// The peer broke the protocol: whatever closes the connection uses this code.
+        var failure: WebSocketProtocolError?
     }
 
     init(sink: ResponseSink, options: WebSocketOptions, subprotocol: String?, deflate: PerMessageDeflateParameters?) {
@@ -65,18 +67,35 @@ public final class WebSocket: Sendable {
     /// Starts the close handshake (if not begun) and waits, up to the close timeout, for the peer's
     /// answer. Later sends throw.
     public func close(code: WebSocketCloseCode = .normal, reason: String = "") async {
-        let first = state.withLock { s -> Bool in
-            guard !s.closeSent else { return false }
+        let first = state.withLock { s -> (code: WebSocketCloseCode, reason: String)? in
+            guard !s.closeSent else { return nil }
             s.closeSent = true
-            if s.closeCode == nil { s.closeCode = code }
-            return true
+            let chosen = s.failure.map { ($0.code, $0.reason) } ?? (code, reason)
+            if s.closeCode == nil || s.failure != nil { s.closeCode = chosen.0 }
+            return chosen
         }
-        guard first else { return }
-        try? await writeFrame(WebSocketFrame(opcode: .close, payload: WebSocketFrameEncoder.closePayload(code, reason: reason)))
+        guard let first else { return }
+        try? await writeFrame(WebSocketFrame(opcode: .close, payload: WebSocketFrameEncoder.closePayload(first.code, reason: first.reason)))
         // The read loop finishes the connection when the peer answers; this bounds the wait.
         let deadline = ContinuousClock.now + options.closeTimeout
         while !state.withLock({ $0.closeReceived }) && ContinuousClock.now < deadline {
             do { try await Task.sleep(for: .milliseconds(10)) } catch { break }
+        }
+    }
+
+    /// Sends the close frame for a protocol error, after any data message being sent.
+    func closeForFailure(_ error: WebSocketProtocolError) async {
+        // A handler that just took a message runs on until its send has begun; then the send order
+        // lock queues this close frame behind that message.
+        for _ in 0..<4 { await Task.yield() }
+        await sendOrder.withLock {
+            let send = state.withLock { s -> Bool in
+                defer { s.closeSent = true; s.closeCode = error.code }
+                return !s.closeSent
+            }
+            if send {
+                try? await writeFrame(WebSocketFrame(opcode: .close, payload: WebSocketFrameEncoder.closePayload(error.code, reason: error.reason)))
+            }
         }
     }
 

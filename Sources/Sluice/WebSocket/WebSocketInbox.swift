@@ -54,6 +54,14 @@ public final class WebSocketInbox: AsyncSequence, @unchecked Sendable {
         for writer in writers { writer.resume() }
     }
 
+    /// Waits until the handler has taken every queued message (or `limit` passes).
+    func waitUntilTaken(within limit: Duration) async {
+        let deadline = ContinuousClock.now + limit
+        while lock.withLock({ !messages.isEmpty }) && ContinuousClock.now < deadline {
+            do { try await Task.sleep(for: .milliseconds(1)) } catch { return }
+        }
+    }
+
     /// The next message, or nil once the connection is closing.
     public func next() async -> WebSocketMessage? {
         await withTaskCancellationHandler {

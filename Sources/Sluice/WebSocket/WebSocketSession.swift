@@ -77,14 +77,12 @@ enum WebSocketSession {
             }
             ws.state.withLock { if $0.closeCode == nil { $0.closeCode = .abnormal } }
         } catch let error as WebSocketProtocolError {
-            // Fail the connection (RFC 6455 §7.1.7): our close frame with the code, then the end.
-            let send = ws.state.withLock { s -> Bool in
-                defer { s.closeSent = true; s.closeCode = error.code }
-                return !s.closeSent
-            }
-            if send {
-                try? await ws.writeFrame(WebSocketFrame(opcode: .close, payload: WebSocketFrameEncoder.closePayload(error.code, reason: error.reason)))
-            }
+            // Fail the connection (RFC 6455 §7.1.7). Messages that arrived before the bad frame are
+            // still the handler's: let it take them (and answer) before our close frame goes out.
+            ws.state.withLock { $0.failure = error }  // a close from the handler now carries this code
+            ws.messages.finish()
+            await ws.messages.waitUntilTaken(within: .seconds(1))
+            await ws.closeForFailure(error)
         } catch {
             // The transport went away (peer closed the socket, stream reset, timeout).
             ws.state.withLock { if $0.closeCode == nil { $0.closeCode = .abnormal } }
