@@ -1,11 +1,25 @@
 import SluiceCore
 
-/// libFuzzer entry: arbitrary bytes into the HTTP/1.1 request parser, fed whole and in two pieces
-/// split at an offset taken from the input. Both feedings must agree (the parser may not depend on
-/// chunking), `consumed` may never exceed what was fed, and nothing may crash.
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Which parser to fuzz: `SLUICE_FUZZ_TARGET=http1` (the default) or `websocket`.
+let fuzzTarget = getenv("SLUICE_FUZZ_TARGET").map { String(cString: $0) } ?? "http1"
+
+/// libFuzzer entry.
 @_cdecl("LLVMFuzzerTestOneInput")
-public func fuzzHTTP1Parser(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
+public func fuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     let bytes = Array(UnsafeBufferPointer(start: data, count: size))
+    if fuzzTarget == "websocket" { fuzzWebSocket(bytes) } else { fuzzHTTP1Parser(bytes) }
+    return 0
+}
+
+/// Arbitrary bytes into the HTTP/1.1 request parser, fed whole and in two pieces split at an offset
+/// taken from the input. Both feedings must agree (the parser may not depend on chunking),
+/// `consumed` may never exceed what was fed, and nothing may crash.
+func fuzzHTTP1Parser(_ bytes: [UInt8]) {
+    let size = bytes.count
     let limits = HTTP1Limits(maxHeaderBytes: 4096, maxBodyBytes: 4096)
     let whole = FuzzFeeder.run([bytes], limits: limits)
     let split = size == 0 ? 0 : Int(bytes[0]) % (size + 1)
@@ -13,7 +27,6 @@ public func fuzzHTTP1Parser(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 
     if whole != pieces {
         fatalError("parser result depends on chunking at \(split): \(whole) vs \(pieces)")
     }
-    return 0
 }
 
 /// Feeds a parser the way a connection does and summarises what came out.

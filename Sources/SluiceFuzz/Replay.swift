@@ -3,8 +3,9 @@
 import Glibc
 #endif
 
-/// Without libFuzzer (a normal build), replays inputs through the fuzz target: each file named on
-/// the command line, so a crash a fuzzing run found can be reproduced and debugged.
+/// Without libFuzzer (a normal build), replays inputs through the fuzz target
+/// (`SLUICE_FUZZ_TARGET`): each file named on the command line, so a crash a fuzzing run found can
+/// be reproduced and debugged.
 /// `scripts/fuzz` builds the real fuzzer (`-sanitize=fuzzer -DFUZZING`).
 @main
 struct Replay {
@@ -22,7 +23,7 @@ struct Replay {
                 bytes += buffer[..<n]
             }
             fclose(file)
-            _ = bytes.withUnsafeBufferPointer { fuzzHTTP1Parser($0.baseAddress ?? UnsafePointer(bitPattern: 1)!, $0.count) }
+            _ = bytes.withUnsafeBufferPointer { fuzzOne($0.baseAddress ?? UnsafePointer(bitPattern: 1)!, $0.count) }
             print("ok \(path) (\(bytes.count) bytes)")
         }
     }
