@@ -178,6 +178,9 @@ public final class HTTP1RequestParser {
     }
 
     private func onMessageComplete() -> Int32 {
+        // http_parser has already flagged an upgrade here; it will stop after this message, and the
+        // parser must start afresh for whatever follows (found by the fuzz target).
+        upgraded = parser.pointee.upgrade == 1
         finishMessage()
         http_parser_pause(parser, 1)
         return 0
