@@ -7,6 +7,7 @@
     ws_probe.py broadcast URL                two clients, one message each: what each received
     ws_probe.py subprotocol URL P1,P2        offer subprotocols: which was chosen, first message
     ws_probe.py origin URL ORIGIN            the handshake status for that Origin
+    ws_probe.py hold URL SECONDS             stay connected (answering pings): still open?
     ws_probe.py flood URL COUNT SIZE         send COUNT messages of SIZE; did sending ever block?
 """
 import asyncio
@@ -81,6 +82,13 @@ async def origin(url, value):
         return {"status": error.response.status_code}
 
 
+async def hold(url, seconds):
+    async with connect(url) as ws:
+        await asyncio.sleep(seconds)
+        await ws.ping()
+        return {"open": ws.state.name == "OPEN"}
+
+
 async def flood(url, count, size):
     blocked = False
     async with connect(url, compression=None, write_limit=size) as ws:
@@ -108,6 +116,8 @@ if __name__ == "__main__":
         result = subprotocol(url, args[0])
     elif mode == "origin":
         result = origin(url, args[0])
+    elif mode == "hold":
+        result = hold(url, float(args[0]))
     elif mode == "flood":
         result = flood(url, int(args[0]), int(args[1]))
     else:

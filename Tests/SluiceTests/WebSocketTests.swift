@@ -99,6 +99,46 @@ func wsProbe(_ arguments: [String]) async throws -> [String: Any] {
         }
     }
 
+    @Test func unansweredPingsCloseAHalfOpenConnection() async throws {
+        var options = WebSocketOptions()
+        options.pingInterval = .milliseconds(100)
+        options.pongTimeout = .milliseconds(200)
+        try await withServer(routes: { router in
+            router.webSocket("/quiet", options: options) { _, ws in for await _ in ws.messages {} }
+        }) { server in
+            try await blocking {
+                let client = try RawClient(port: server.port)
+                try client.send("GET /quiet HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+                #expect(try client.readResponse(headRequest: true).status == 101)
+                // A ping arrives after the quiet interval; this client never answers it.
+                #expect(try client.read() == [0x89, 0x00])
+                let started = ContinuousClock.now
+                var rest: [UInt8] = []
+                while true {
+                    let chunk = try client.read()
+                    if chunk.isEmpty { break }
+                    rest += chunk
+                }
+                #expect(ContinuousClock.now - started < .seconds(3))
+                #expect(!rest.contains(0x8A))  // nothing but the end
+            }
+            #expect(await eventually { server.server.connectionCount == 0 })
+        }
+    }
+
+    @Test func answeredPingsKeepTheConnection() async throws {
+        var options = WebSocketOptions()
+        options.pingInterval = .milliseconds(50)
+        options.pongTimeout = .milliseconds(150)
+        try await withServer(routes: { router in
+            router.webSocket("/quiet", options: options) { _, ws in for await _ in ws.messages {} }
+        }) { server in
+            // Python websockets answers pings itself; after many ping intervals the connection lives.
+            let result = try await wsProbe(["hold", "ws://127.0.0.1:\(server.port)/quiet", "1.0"])
+            #expect(result["open"] as? Bool == true)
+        }
+    }
+
     @Test func slowHandlerStopsTheServerReading() async throws {
         let depth = Locked(0)
         var options = WebSocketOptions()
