@@ -4,14 +4,18 @@ import SluiceCore
 import Glibc
 #endif
 
-/// Which parser to fuzz: `SLUICE_FUZZ_TARGET=http1` (the default) or `websocket`.
+/// Which parser to fuzz: `SLUICE_FUZZ_TARGET=http1` (the default), `websocket` or `sse`.
 let fuzzTarget = getenv("SLUICE_FUZZ_TARGET").map { String(cString: $0) } ?? "http1"
 
 /// libFuzzer entry.
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     let bytes = Array(UnsafeBufferPointer(start: data, count: size))
-    if fuzzTarget == "websocket" { fuzzWebSocket(bytes) } else { fuzzHTTP1Parser(bytes) }
+    switch fuzzTarget {
+    case "websocket": fuzzWebSocket(bytes)
+    case "sse": fuzzSSE(bytes)
+    default: fuzzHTTP1Parser(bytes)
+    }
     return 0
 }
 
