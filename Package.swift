@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .library(name: "SluiceCore", targets: ["SluiceCore"]),
         .library(name: "Sluice", targets: ["Sluice"]),
+        .library(name: "SluiceClient", targets: ["SluiceClient"]),
         .executable(name: "sluice", targets: ["sluice"]),
     ],
     dependencies: [
@@ -51,6 +52,12 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]),
+        .target(
+            name: "SluiceClient",
+            dependencies: [
+                "SluiceCore",
+                .product(name: "DequeModule", package: "swift-collections"),
+            ]),
         .executableTarget(
             name: "sluice",
             dependencies: [
@@ -64,6 +71,7 @@ let package = Package(
         .executableTarget(name: "SluiceFuzz", dependencies: ["SluiceCore"]),
 
         .testTarget(name: "SluiceCoreTests", dependencies: ["SluiceCore"]),
+        .testTarget(name: "SluiceClientTests", dependencies: ["SluiceClient", "SluiceCore"]),
         .testTarget(
             name: "SluiceTests",
             dependencies: [
