@@ -10,8 +10,8 @@ struct ProcessResult: Sendable {
     var status: Int32
 }
 
-/// Runs a peer program to completion (on a thread of its own).
-func run(_ executable: String, _ arguments: [String]) async throws -> ProcessResult {
+/// Runs a peer program to completion (on a thread of its own) and returns its raw output.
+func runBytes(_ executable: String, _ arguments: [String]) async throws -> (stdout: [UInt8], stderr: [UInt8], status: Int32) {
     try await blocking {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
@@ -24,10 +24,16 @@ func run(_ executable: String, _ arguments: [String]) async throws -> ProcessRes
         let stdout = out.fileHandleForReading.readDataToEndOfFile()
         let stderr = err.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        return ProcessResult(
-            stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self),
-            status: process.terminationStatus)
+        return ([UInt8](stdout), [UInt8](stderr), process.terminationStatus)
     }
+}
+
+/// Runs a peer program to completion and returns its output as text.
+func run(_ executable: String, _ arguments: [String]) async throws -> ProcessResult {
+    let result = try await runBytes(executable, arguments)
+    return ProcessResult(
+        stdout: String(decoding: result.stdout, as: UTF8.self), stderr: String(decoding: result.stderr, as: UTF8.self),
+        status: result.status)
 }
 
 /// Runs `Tests/Python/h2_probe.py` in the venv that scripts/venv makes and decodes its JSON.
