@@ -44,7 +44,7 @@ async def too_big(url, size):
     async with connect(url, max_size=None) as ws:
         await ws.send(b"\0" * size)
         try:
-            await asyncio.wait_for(ws.recv(), 5)
+            await asyncio.wait_for(ws.recv(), 30)
         except ConnectionClosed:
             pass
     return {"close_code": ws.close_code}
@@ -52,7 +52,7 @@ async def too_big(url, size):
 
 async def receive(url, n):
     async with connect(url) as ws:
-        messages = [await asyncio.wait_for(ws.recv(), 5) for _ in range(n)]
+        messages = [await asyncio.wait_for(ws.recv(), 30) for _ in range(n)]
     return {"messages": messages}
 
 
@@ -70,7 +70,7 @@ async def broadcast(url):
 
 async def subprotocol(url, offered):
     async with connect(url, subprotocols=offered.split(",")) as ws:
-        message = await asyncio.wait_for(ws.recv(), 5)
+        message = await asyncio.wait_for(ws.recv(), 30)
         return {"subprotocol": ws.subprotocol, "message": message}
 
 

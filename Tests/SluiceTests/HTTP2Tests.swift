@@ -73,8 +73,8 @@ import Testing
                 }
             }
         }) { server in
-            // The slow reader takes 4 KiB per 50 ms (about 2.5 s in all); the fast one reads at once.
-            let result = try await h2Probe(["flow", String(server.port), "/slow", "/stream?bytes=1000000", String(slowBytes), "50"])
+            // The slow reader takes 4 KiB per 100 ms (about 5 s in all); the fast one reads at once.
+            let result = try await h2Probe(["flow", String(server.port), "/slow", "/stream?bytes=1000000", String(slowBytes), "100"])
             #expect(result["slow_bytes"] as? Int == slowBytes)
             #expect(result["fast_bytes"] as? Int == 1_000_000)
             #expect(result["slow_in_order"] as? Bool == true)
