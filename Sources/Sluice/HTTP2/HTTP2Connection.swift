@@ -247,7 +247,10 @@ final class HTTP2Connection: ServerConnection {
             stream.inbound = nil
             return 0
         }
-        // Not consumed here: the stream's window reopens only as the handler reads (see makeInbound).
+        // The connection window reopens at once, so one handler that stops reading cannot starve the
+        // other streams; the stream's own window reopens only as its handler reads (bodyConsumed).
+        // Memory stays bounded by the stream window times the concurrent-stream limit.
+        nghttp2_session_consume_connection(session, data.count)
         inbound.append(Array(data))
         return 0
     }
@@ -280,14 +283,10 @@ final class HTTP2Connection: ServerConnection {
         return 0
     }
 
-    /// The handler took `count` body bytes: reopen that much of the stream and connection windows.
+    /// The handler took `count` body bytes: reopen that much of its stream's window.
     private func bodyConsumed(_ id: Int32, _ count: Int) {
-        guard state == .open, let session else { return }
-        if streams[id] != nil {
-            nghttp2_session_consume(session, id, count)
-        } else {
-            nghttp2_session_consume_connection(session, count)
-        }
+        guard state == .open, let session, streams[id] != nil else { return }
+        nghttp2_session_consume_stream(session, id, count)
         pump()
     }
 
@@ -389,7 +388,7 @@ final class HTTP2Connection: ServerConnection {
                     inbound.fail(OutboundClosedError(reason: "response complete"))
                     stream.inbound = nil
                     stream.discardingBody = true
-                    if unread > 0 { nghttp2_session_consume(session, id, unread) }
+                    if unread > 0 { nghttp2_session_consume_stream(session, id, unread) }
                 }
                 if let trailers, !trailers.isEmpty {
                     flags.pointee |= NGHTTP2_DATA_FLAG_NO_END_STREAM.rawValue

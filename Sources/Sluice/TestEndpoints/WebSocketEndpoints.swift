@@ -35,8 +35,9 @@ enum WebSocketEndpoints {
     }
 }
 
-/// `/ws/broadcast`: every message any client sends goes to every connected client (itself too).
-/// A slow client is sent to one at a time; its suspension does not stop the others' reads.
+/// `/ws/broadcast`: every message any client sends goes to every connected client (itself too),
+/// to all of them at once. A sender's next message waits until every client has taken this one, so
+/// the slowest client holds senders back (its send suspends) instead of growing a queue.
 final class WebSocketBroadcast: Sendable {
     private let clients = Locked<[ObjectIdentifier: WebSocket]>([:])
 
