@@ -55,7 +55,8 @@ let package = Package(
         .target(
             name: "SluiceClient",
             dependencies: [
-                "SluiceCore",
+                "SluiceCore", "CLibevent", "COpenSSL",
+                .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "DequeModule", package: "swift-collections"),
             ]),
         .executableTarget(
@@ -75,7 +76,7 @@ let package = Package(
         .testTarget(
             name: "SluiceTests",
             dependencies: [
-                "Sluice", "SluiceCore",
+                "Sluice", "SluiceCore", "SluiceClient",
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
             ]),

@@ -32,12 +32,15 @@ public final class MessageBuffer<Element: Sendable>: @unchecked Sendable {
     private let onSignal: @Sendable (Signal) -> Void
     private let lock = Lock()
     // Guarded by `lock`.
-    private var items = Deque<Element>()
+    /// Queued elements; `counted` is false for out-of-band ones, which the bound and drops ignore.
+    private var items = Deque<(value: Element, counted: Bool)>()
+    private var inBand = 0
     private var dropped = 0
     private var above = false
     private var finished = false
     private var reader: CheckedContinuation<Element?, Never>?
     private var writers = Deque<CheckedContinuation<Void, Never>>()
+    private var spaceCallbacks: [@Sendable () -> Void] = []
 
     public init(maxSize: Int, strategy: BufferStrategy, highWaterMark: Int? = nil, onSignal: @escaping @Sendable (Signal) -> Void = { _ in }) {
         precondition(maxSize > 0, "maxSize must be positive")
@@ -47,7 +50,8 @@ public final class MessageBuffer<Element: Sendable>: @unchecked Sendable {
         self.onSignal = onSignal
     }
 
-    public var count: Int { lock.withLock { items.count } }
+    /// Buffered messages (out-of-band control messages not counted).
+    public var count: Int { lock.withLock { inBand } }
     /// Messages dropped so far (dropOldest and dropNewest only).
     public var droppedCount: Int { lock.withLock { dropped } }
 
@@ -63,11 +67,10 @@ public final class MessageBuffer<Element: Sendable>: @unchecked Sendable {
                     reader = waiting
                     return true
                 }
-                if items.count >= maxSize && strategy != .unlimited {
+                if inBand >= maxSize && strategy != .unlimited {
                     switch strategy {
                     case .dropOldest:
-                        items.removeFirst()
-                        dropped += 1
+                        dropOldestCounted()
                     case .dropNewest:
                         dropped += 1
                         return true
@@ -77,8 +80,8 @@ public final class MessageBuffer<Element: Sendable>: @unchecked Sendable {
                         break
                     }
                 }
-                items.append(element)
-                if !above && items.count >= highWaterMark {
+                append(element)
+                if !above && inBand >= highWaterMark {
                     above = true
                     signal = .backpressure
                 }
@@ -89,7 +92,7 @@ public final class MessageBuffer<Element: Sendable>: @unchecked Sendable {
             if stored { return }
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
                 let wait = lock.withLock { () -> Bool in
-                    if finished || items.count < maxSize { return false }
+                    if finished || inBand < maxSize { return false }
                     writers.append(continuation)
                     return true
                 }
@@ -98,16 +101,87 @@ public final class MessageBuffer<Element: Sendable>: @unchecked Sendable {
         }
     }
 
+    /// A put for producers that cannot wait (an event loop thread). Stores nothing and returns false
+    /// only with `.block` on a full buffer; `whenSpace` then runs once, after a take makes room.
+    @discardableResult
+    public func offer(_ element: Element, whenSpace: @escaping @Sendable () -> Void = {}) -> Bool {
+        var signal: Signal?
+        var reader: CheckedContinuation<Element?, Never>?
+        let stored = lock.withLock { () -> Bool in
+            if finished { return true }
+            if let waiting = self.reader {
+                self.reader = nil
+                reader = waiting
+                return true
+            }
+            if inBand >= maxSize {
+                switch strategy {
+                case .dropOldest:
+                    dropOldestCounted()
+                case .dropNewest:
+                    dropped += 1
+                    return true
+                case .block:
+                    spaceCallbacks.append(whenSpace)
+                    return false
+                case .unlimited:
+                    break
+                }
+            }
+            append(element)
+            if !above && inBand >= highWaterMark {
+                above = true
+                signal = .backpressure
+            }
+            return true
+        }
+        if let reader { reader.resume(returning: element) }
+        if let signal { onSignal(signal) }
+        return stored
+    }
+
+    /// Appends ignoring the bound and the strategy, for the few control messages a producer must
+    /// never lose (a transport's lifecycle signals). Never waits.
+    public func insertOutOfBand(_ element: Element) {
+        let reader = lock.withLock { () -> CheckedContinuation<Element?, Never>? in
+            if finished { return nil }
+            if let waiting = self.reader {
+                self.reader = nil
+                return waiting
+            }
+            items.append((element, false))
+            return nil
+        }
+        reader?.resume(returning: element)
+    }
+
+    // Guarded by `lock`.
+    private func append(_ element: Element) {
+        items.append((element, true))
+        inBand += 1
+    }
+
+    private func dropOldestCounted() {
+        guard let index = items.firstIndex(where: { $0.counted }) else { return }
+        items.remove(at: index)
+        inBand -= 1
+        dropped += 1
+    }
+
     /// The next message, or nil once finished and empty.
     public func take() async -> Element? {
         await withCheckedContinuation { (continuation: CheckedContinuation<Element?, Never>) in
             var signal: Signal?
+            var space: [@Sendable () -> Void] = []
             let (outcome, writer) = lock.withLock { () -> (Element??, CheckedContinuation<Void, Never>?) in
-                if let element = items.popFirst() {
-                    if above && items.count <= highWaterMark / 2 {
+                if let entry = items.popFirst() {
+                    let element = entry.value
+                    if entry.counted { inBand -= 1 }
+                    if above && inBand <= highWaterMark / 2 {
                         above = false
                         signal = .drain
                     }
+                    swap(&space, &spaceCallbacks)
                     return (.some(element), writers.popFirst())
                 }
                 if finished { return (.some(nil), nil) }
@@ -115,6 +189,7 @@ public final class MessageBuffer<Element: Sendable>: @unchecked Sendable {
                 return (nil, nil)
             }
             writer?.resume()
+            for callback in space { callback() }
             if let signal { onSignal(signal) }
             if let outcome { continuation.resume(returning: outcome) }
         }

@@ -43,8 +43,18 @@ public final class EventLoop: @unchecked Sendable {
     }
 
     deinit {
+        if let dns { evdns_base_free(dns, 0) }
         event_free(wakeEvent)
         event_base_free(base)
+    }
+
+    private var dns: OpaquePointer?
+
+    /// This loop's evdns resolver (from /etc/resolv.conf), made on first use; the loop owns and frees
+    /// it. Loop thread only.
+    public var dnsBase: OpaquePointer? {
+        if dns == nil { dns = evdns_base_new(base, EVDNS_BASE_INITIALIZE_NAMESERVERS) }
+        return dns
     }
 
     /// Starts the loop's thread. The loop keeps running with no events until ``shutdown()``.

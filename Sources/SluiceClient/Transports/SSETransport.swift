@@ -1,0 +1,292 @@
+import SluiceCore
+
+/// Settings of an ``SSETransport``, with documented defaults.
+public struct SSETransportConfiguration: Sendable {
+    /// Extra request headers.
+    public var headers: [(name: String, value: String)] = []
+    public var reconnect = ReconnectPolicy()
+    /// Events buffered for a slow consumer. Default 1,000.
+    public var maxBufferSize = 1000
+    /// What happens when the buffer is full. Default `.block`: the socket is not read meanwhile.
+    public var strategy: BufferStrategy = .block
+    /// Backlog that raises `backpressure` (and half of it `drain`); default the buffer size.
+    public var highWaterMark: Int?
+    /// An event whose data equals this ends the stream as `done` (e.g. `[DONE]`).
+    public var doneSentinel: String?
+    /// The id to resume after on the first connection.
+    public var lastEventID: String?
+    /// TLS settings for `https` URLs; default: verify against the system trust store.
+    public var tls: ClientTLS?
+
+    public init() {}
+}
+
+/// A Server-Sent Events client: WHATWG parsing, reconnection with backoff and `Last-Event-ID`
+/// resume, the server's `retry` honoured within the policy's bound, 204 stops, non-2xx and wrong
+/// content types are errors; events reach the consumer through a bounded buffer whose `.block`
+/// strategy stops reading the socket, so the server's producer is held back. Lifecycle reports
+/// (connecting, errors, closed…) are never dropped or blocked; the strategy applies to events.
+///
+/// ```swift
+/// let sse = try SSETransport(url: "http://127.0.0.1:8080/sse?count=3", loop: loop)
+/// sse.connect()
+/// for await event in sse.events {
+///     if case .event(let e) = event { print(e.data) }
+/// }
+/// ```
+public final class SSETransport: Sendable {
+    public let endpoint: ClientEndpoint
+    public let configuration: SSETransportConfiguration
+    private let loop: EventLoop
+    private let buffer: MessageBuffer<TransportEvent>
+    private let state = Locked(State())
+
+    struct State {
+        var lastEventID = ""
+        var serverRetry: Duration?
+        var closed = false
+        var task: Task<Void, Never>?
+        var connection: UnsafeSendable<HTTP1ClientConnection>?
+        var paused = false
+        var deliveredSinceConnect = 0
+    }
+
+    public enum SetupError: Error { case badURL(String) }
+
+    public init(url: String, configuration: SSETransportConfiguration = SSETransportConfiguration(), loop: EventLoop) throws {
+        guard let endpoint = ClientEndpoint(url: url) else { throw SetupError.badURL(url) }
+        self.endpoint = endpoint
+        self.configuration = configuration
+        self.loop = loop
+        let forward = Locked<MessageBuffer<TransportEvent>?>(nil)
+        buffer = MessageBuffer(maxSize: configuration.maxBufferSize, strategy: configuration.strategy,
+                               highWaterMark: configuration.highWaterMark) { signal in
+            // Signals go through the same buffer, never blocking (they are not events).
+            let event: TransportEvent = signal == .backpressure ? .backpressure : .drain
+            forward.withLock { $0 }?.offerControl(event)
+        }
+        forward.withLock { $0 = buffer }
+        state.withLock { $0.lastEventID = configuration.lastEventID ?? "" }
+    }
+
+    /// Everything the transport reports; ends after `.closed`.
+    public var events: AsyncStream<TransportEvent> {
+        let buffer = self.buffer
+        return AsyncStream { await buffer.take() }
+    }
+
+    /// The id a reconnection resumes after.
+    public var lastEventID: String { state.withLock { $0.lastEventID } }
+
+    /// Events dropped by `.dropOldest`/`.dropNewest`.
+    public var droppedCount: Int { buffer.droppedCount }
+
+    /// Starts connecting (and reconnecting) in the background.
+    public func connect() {
+        state.withLock { s in
+            guard s.task == nil, !s.closed else { return }
+            s.task = Task { await self.run() }
+        }
+    }
+
+    /// Stops for good: closes the connection, reports `.closed`.
+    public func close() {
+        let (task, connection) = state.withLock { s -> (Task<Void, Never>?, UnsafeSendable<HTTP1ClientConnection>?) in
+            s.closed = true
+            return (s.task, s.connection)
+        }
+        if let connection { loop.execute { connection.value.close() } }
+        task?.cancel()
+    }
+
+    /// Stops reading the socket (TCP flow control then holds the server back) until `resume()`.
+    public func pause() {
+        let connection = state.withLock { s -> UnsafeSendable<HTTP1ClientConnection>? in
+            s.paused = true
+            return s.connection
+        }
+        if let connection { loop.execute { connection.value.pauseReading() } }
+    }
+
+    public func resume() {
+        let connection = state.withLock { s -> UnsafeSendable<HTTP1ClientConnection>? in
+            s.paused = false
+            return s.connection
+        }
+        if let connection { loop.execute { connection.value.resumeReading() } }
+    }
+
+    // MARK: The connection loop
+
+    private enum Outcome {
+        case failure(ReconnectPolicy.Failure, TransportError?)
+        case done
+    }
+
+    private func run() async {
+        var policy = configuration.reconnect
+        var attempt = 0
+        while !state.withLock({ $0.closed }) {
+            buffer.insertOutOfBand(.connecting)
+            let outcome = await connectOnce(attempt: attempt)
+            if state.withLock({ $0.closed }) { break }
+            guard case .failure(let failure, let error) = outcome else {
+                buffer.insertOutOfBand(.done)
+                break
+            }
+            // A connection that delivered events starts the backoff afresh.
+            if state.withLock({ $0.deliveredSinceConnect }) > 0 { attempt = 0 }
+            attempt += 1
+            let serverRetry = state.withLock { $0.serverRetry }
+            let delay = policy.delay(attempt: attempt, failure: failure, serverRetry: serverRetry)
+            if var error {
+                error.recoverable = delay != nil
+                error.attempt = attempt - 1
+                buffer.insertOutOfBand(.error(error))
+            }
+            guard let delay else { break }
+            buffer.insertOutOfBand(.reconnecting(attempt: attempt, delay: delay))
+            do { try await Task.sleep(for: delay) } catch { break }
+        }
+        buffer.insertOutOfBand(.closed)
+        buffer.finish()
+    }
+
+    private func connectOnce(attempt: Int) async -> Outcome {
+        let request = makeRequest()
+        let loop = self.loop
+        let endpoint = self.endpoint
+        let tls = configuration.tls ?? (endpoint.secure ? try? ClientTLS() : nil)
+        return await withCheckedContinuation { (continuation: CheckedContinuation<Outcome, Never>) in
+            let once = Locked(false)
+            let finish: @Sendable (Outcome) -> Void = { outcome in
+                let first = once.withLock { done -> Bool in
+                    defer { done = true }
+                    return !done
+                }
+                if first { continuation.resume(returning: outcome) }
+            }
+            loop.execute {
+                let session = SSESession(transport: self, finish: finish)
+                let connection = HTTP1ClientConnection(loop: loop, endpoint: endpoint, request: request, tls: tls) { event in
+                    session.handle(event)
+                }
+                session.connection = connection
+                let paused = self.state.withLock { s -> Bool in
+                    s.connection = UnsafeSendable(connection)
+                    s.deliveredSinceConnect = 0
+                    return s.paused
+                }
+                connection.start()
+                if paused { connection.pauseReading() }
+            }
+        }
+    }
+
+    private func makeRequest() -> [UInt8] {
+        var head = "GET \(endpoint.target) HTTP/1.1\r\nHost: \(endpoint.authority)\r\nAccept: text/event-stream\r\nCache-Control: no-cache\r\n"
+        let id = state.withLock { $0.lastEventID }
+        if !id.isEmpty { head += "Last-Event-ID: \(id)\r\n" }
+        for (name, value) in configuration.headers { head += "\(name): \(value)\r\n" }
+        head += "\r\n"
+        return Array(head.utf8)
+    }
+
+    /// One connection's parsing, on the loop thread.
+    private final class SSESession: @unchecked Sendable {
+        let transport: SSETransport
+        let finish: @Sendable (Outcome) -> Void
+        var connection: HTTP1ClientConnection?
+        var parser: SSEParser
+        /// Parsed events the full buffer has not taken yet (`.block`): the socket is paused meanwhile.
+        var pending: [TransportEvent] = []
+
+        init(transport: SSETransport, finish: @escaping @Sendable (Outcome) -> Void) {
+            self.transport = transport
+            self.finish = finish
+            parser = SSEParser(lastEventID: transport.state.withLock { $0.lastEventID })
+        }
+
+        func handle(_ event: HTTP1ClientConnection.Event) {
+            switch event {
+            case .connected:
+                break
+            case .head(let status, let headers):
+                let header = { (name: String) in headers.first { $0.name.lowercased() == name }?.value }
+                if status == 204 {
+                    end(.failure(.noContent, nil))
+                } else if !(200..<300).contains(status) {
+                    let retryAfter = header("retry-after").flatMap { Int($0) }.map { Duration.seconds($0) }
+                    end(.failure(.status(status, retryAfter: retryAfter),
+                                 TransportError(message: "server answered \(status)", statusCode: status, recoverable: false, attempt: 0)))
+                } else if !(header("content-type") ?? "").lowercased().hasPrefix("text/event-stream") {
+                    // WHATWG: a wrong content type fails the connection for good.
+                    end(.failure(.status(415, retryAfter: nil),
+                                 TransportError(message: "not an event stream: \(header("content-type") ?? "no content type")", statusCode: status, recoverable: false, attempt: 0)))
+                } else {
+                    transport.buffer.insertOutOfBand(.connected)
+                }
+            case .body(let bytes):
+                var out: [TransportEvent] = []
+                for output in parser.feed(bytes) {
+                    switch output {
+                    case .event(let e):
+                        if let sentinel = transport.configuration.doneSentinel, e.data == sentinel {
+                            transport.state.withLock { $0.lastEventID = parser.lastEventID }
+                            deliver(out)
+                            return end(.done)
+                        }
+                        out.append(.event(e))
+                    case .retry(let ms):
+                        transport.state.withLock { $0.serverRetry = .milliseconds(ms) }
+                    case .comment:
+                        break
+                    }
+                }
+                transport.state.withLock {
+                    $0.lastEventID = parser.lastEventID
+                    $0.deliveredSinceConnect += out.count
+                }
+                deliver(out)
+            case .end:
+                end(.failure(.ended, nil))
+            case .failed(let reason):
+                end(.failure(.transport(reason), TransportError(message: reason, statusCode: nil, recoverable: false, attempt: 0)))
+            }
+        }
+
+        private func deliver(_ events: [TransportEvent]) {
+            pending += events
+            let loop = transport.loop
+            let me = UnsafeSendable(self)
+            while let next = pending.first {
+                let stored = transport.buffer.offer(next) {
+                    loop.execute { me.value.resumeDelivery() }
+                }
+                if !stored {
+                    connection?.pauseReading()
+                    return
+                }
+                pending.removeFirst()
+            }
+        }
+
+        private func resumeDelivery() {
+            deliver([])
+            if pending.isEmpty && !transport.state.withLock({ $0.paused }) { connection?.resumeReading() }
+        }
+
+        private func end(_ outcome: Outcome) {
+            connection?.close()
+            transport.state.withLock { $0.connection = nil }
+            finish(outcome)
+        }
+    }
+}
+
+extension MessageBuffer where Element == TransportEvent {
+    /// Backpressure and drain signals bypass the bound: they must be neither lost nor blocking.
+    func offerControl(_ event: TransportEvent) {
+        insertOutOfBand(event)
+    }
+}

@@ -1,0 +1,34 @@
+import SluiceCore
+
+/// What a transport reports, in order, through its `events` sequence.
+public enum TransportEvent: Sendable, Equatable {
+    case connecting
+    case connected
+    case reconnecting(attempt: Int, delay: Duration)
+    /// One Server-Sent Event.
+    case event(SSEParsedEvent)
+    /// The stream reached its done sentinel (e.g. `[DONE]`); no reconnection follows.
+    case done
+    case error(TransportError)
+    /// The consumer's buffer reached its high-water mark.
+    case backpressure
+    /// The buffer fell back to half the high-water mark.
+    case drain
+    /// The transport will report nothing more.
+    case closed
+}
+
+/// A failure, with whether the transport will try again.
+public struct TransportError: Error, Sendable, Equatable, CustomStringConvertible {
+    public var message: String
+    /// The HTTP status, when the server answered with one.
+    public var statusCode: Int?
+    /// True when a reconnection follows.
+    public var recoverable: Bool
+    /// The reconnection attempt this happened on (0 for the first connection).
+    public var attempt: Int
+
+    public var description: String {
+        "\(message)\(statusCode.map { " (status \($0))" } ?? "")\(recoverable ? ", retrying" : "")"
+    }
+}
