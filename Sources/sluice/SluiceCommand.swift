@@ -4,7 +4,7 @@ import ArgumentParser
 struct SluiceCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sluice",
-        abstract: "A streaming HTTP test server (SSE, streamed bodies) that can misbehave on purpose.",
-        subcommands: [ServeCommand.self],
+        abstract: "A streaming HTTP test server (SSE, streamed bodies, WebSocket) and a client to consume streams.",
+        subcommands: [ServeCommand.self, ListenCommand.self],
         defaultSubcommand: ServeCommand.self)
 }

@@ -1,4 +1,5 @@
 import Foundation
+@testable import Sluice
 import Testing
 
 /// The `sluice` binary itself, as scripts and users run it.
@@ -43,6 +44,23 @@ import Testing
             return process.terminationStatus
         }
         #expect(status == 0)
+    }
+
+    @Test func listenPrintsEventsAndFailsOnFatalErrors() async throws {
+        try await withServer { server in
+            let text = try await run(Self.binary, ["listen", "\(server.base)/sse?count=3&interval_ms=0", "--max-events", "3"])
+            #expect(text.status == 0)
+            #expect(text.stdout == "event 1\nevent 2\nevent 3\n")
+            let json = try await run(Self.binary, ["listen", "\(server.base)/sse?count=5&interval_ms=0", "--format", "json",
+                                                   "--last-event-id", "3", "--max-events", "2"])
+            let lines = json.stdout.split(separator: "\n")
+            #expect(lines.first == "{\"type\":\"connecting\"}")
+            #expect(lines.contains("{\"data\":\"event 4\",\"event\":\"message\",\"id\":\"4\",\"type\":\"event\"}"))
+            #expect(lines.last == "{\"type\":\"closed\"}")
+            let missing = try await run(Self.binary, ["listen", "\(server.base)/nope"])
+            #expect(missing.status == 1)
+            #expect(missing.stdout.contains("server answered 404"))
+        }
     }
 
     @Test func rejectsBadArguments() async throws {

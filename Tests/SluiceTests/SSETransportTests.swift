@@ -157,6 +157,24 @@ import Testing
         }
     }
 
+    @Test func closeEndsALiveStream() async throws {
+        try await withServer { server in
+            let loop = EventLoop(index: 0)
+            loop.start()
+            defer { loop.shutdown() }
+            let sse = try SSETransport(url: "\(server.base)/sse?interval_ms=20", loop: loop)
+            sse.connect()
+            var seen: [TransportEvent] = []
+            for await event in sse.events {
+                seen.append(event)
+                if Self.data(seen).count == 2 { sse.close() }
+            }
+            #expect(seen.last == .closed)
+            #expect(!seen.contains { if case .reconnecting = $0 { true } else { false } })
+            #expect(await eventually { server.server.connectionCount == 0 })
+        }
+    }
+
     @Test func dropOldestCountsWhatItDrops() async throws {
         try await withServer { server in
             let loop = EventLoop(index: 0)

@@ -47,6 +47,8 @@ public final class SSETransport: Sendable {
         var closed = false
         var task: Task<Void, Never>?
         var connection: UnsafeSendable<HTTP1ClientConnection>?
+        /// Ends the current attempt from outside (close()).
+        var abort: (@Sendable () -> Void)?
         var paused = false
         var deliveredSinceConnect = 0
     }
@@ -91,11 +93,14 @@ public final class SSETransport: Sendable {
 
     /// Stops for good: closes the connection, reports `.closed`.
     public func close() {
-        let (task, connection) = state.withLock { s -> (Task<Void, Never>?, UnsafeSendable<HTTP1ClientConnection>?) in
+        let (task, connection, abort) = state.withLock { s in
             s.closed = true
-            return (s.task, s.connection)
+            return (s.task, s.connection, s.abort)
         }
-        if let connection { loop.execute { connection.value.close() } }
+        loop.execute {
+            connection?.value.close()
+            abort?()  // the attempt in progress returns; the run loop sees `closed` and stops
+        }
         task?.cancel()
     }
 
@@ -166,6 +171,8 @@ public final class SSETransport: Sendable {
                 }
                 if first { continuation.resume(returning: outcome) }
             }
+            self.state.withLock { $0.abort = { finish(.failure(.transport("closed"), nil)) } }
+            if self.state.withLock({ $0.closed }) { return finish(.failure(.transport("closed"), nil)) }
             loop.execute {
                 let session = SSESession(transport: self, finish: finish)
                 let connection = HTTP1ClientConnection(loop: loop, endpoint: endpoint, request: request, tls: tls) { event in
@@ -278,7 +285,10 @@ public final class SSETransport: Sendable {
 
         private func end(_ outcome: Outcome) {
             connection?.close()
-            transport.state.withLock { $0.connection = nil }
+            transport.state.withLock {
+                $0.connection = nil
+                $0.abort = nil
+            }
             finish(outcome)
         }
     }

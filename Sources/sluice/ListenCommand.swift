@@ -1,0 +1,143 @@
+import ArgumentParser
+import Foundation
+import SluiceClient
+import SluiceCore
+
+struct ListenCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "listen",
+        abstract: "Consume a stream with the Sluice client library (like curl -N, but transport-aware).",
+        discussion: """
+            Reconnects with backoff and resumes after Last-Event-ID. Exits 0 when the stream is done
+            (done sentinel, --max-events, 204) and non-zero on a fatal error (e.g. 401, 404, TLS).
+            Only the SSE transport is available so far; WebSocket, HTTP stream and long poll follow.
+            """)
+
+    @Argument(help: "http(s) URL of an event stream.")
+    var url: String
+
+    @Option(help: "Transport: sse.")
+    var transport = "sse"
+
+    @Option(name: .customLong("header"), help: "Extra request header, 'Name: value' (repeatable).")
+    var headers: [String] = []
+
+    @Option(help: "Resume after this event id.")
+    var lastEventId: String?
+
+    @Option(help: "Stop after this many events.")
+    var maxEvents: Int?
+
+    @Option(help: "text (the data of each event) or json (one object per event and lifecycle step).")
+    var format = "text"
+
+    @Flag(help: "Do not reconnect.")
+    var noReconnect = false
+
+    @Option(help: "Give up after this many failed reconnections.")
+    var maxReconnectAttempts = 10
+
+    @Option(help: "First reconnection delay in milliseconds (doubles each time, with jitter).")
+    var reconnectDelayMs = 1000
+
+    @Option(help: "Longest reconnection delay in milliseconds.")
+    var maxReconnectDelayMs = 30_000
+
+    @Option(help: "Events buffered for the output.")
+    var bufferSize = 1000
+
+    @Option(help: "block, drop-oldest, drop-newest or unlimited.")
+    var strategy = "block"
+
+    @Option(help: "An event whose data is exactly this ends the stream (e.g. [DONE]).")
+    var doneSentinel: String?
+
+    @Option(help: "PEM file of certificates to trust for https.")
+    var cacert: String?
+
+    @Flag(help: "Skip TLS certificate verification.")
+    var insecure = false
+
+    func validate() throws {
+        guard transport == "sse" else { throw ValidationError("--transport \(transport) is not available yet (only sse)") }
+        guard ["text", "json"].contains(format) else { throw ValidationError("--format is text or json") }
+        guard Self.strategies[strategy] != nil else { throw ValidationError("unknown --strategy \(strategy)") }
+        guard ClientEndpoint(url: url) != nil else { throw ValidationError("not an http(s) URL: \(url)") }
+        for header in headers where !header.contains(":") { throw ValidationError("--header needs 'Name: value'") }
+        if let maxEvents, maxEvents < 1 { throw ValidationError("--max-events must be at least 1") }
+    }
+
+    static let strategies: [String: BufferStrategy] = [
+        "block": .block, "drop-oldest": .dropOldest, "drop-newest": .dropNewest, "unlimited": .unlimited,
+    ]
+
+    func run() async throws {
+        var configuration = SSETransportConfiguration()
+        configuration.headers = headers.map { header in
+            let parts = header.split(separator: ":", maxSplits: 1)
+            return (String(parts[0]).trimmingCharacters(in: .whitespaces), String(parts[1]).trimmingCharacters(in: .whitespaces))
+        }
+        configuration.lastEventID = lastEventId
+        configuration.doneSentinel = doneSentinel
+        configuration.maxBufferSize = bufferSize
+        configuration.strategy = Self.strategies[strategy]!
+        var policy = ReconnectPolicy(reconnectDelay: .milliseconds(reconnectDelayMs), maxReconnectDelay: .milliseconds(maxReconnectDelayMs))
+        policy.reconnect = !noReconnect
+        policy.maxReconnectAttempts = maxReconnectAttempts
+        configuration.reconnect = policy
+        if cacert != nil || insecure { configuration.tls = try ClientTLS(caFile: cacert, insecure: insecure) }
+
+        let loop = EventLoop(index: 0)
+        loop.start()
+        defer { loop.shutdown() }
+        let sse = try SSETransport(url: url, configuration: configuration, loop: loop)
+        sse.connect()
+        var received = 0
+        var fatal = false
+        for await event in sse.events {
+            if let line = line(for: event) {
+                print(line)
+                fflush(nil)
+            }
+            switch event {
+            case .event:
+                received += 1
+                if let maxEvents, received >= maxEvents { sse.close() }
+            case .error(let error) where !error.recoverable:
+                fatal = true
+            default:
+                break
+            }
+        }
+        if fatal { throw ExitCode(1) }
+    }
+
+    /// The output line for an event; in text form only data, errors and reconnections show.
+    private func line(for event: TransportEvent) -> String? {
+        if format == "text" {
+            switch event {
+            case .event(let e): return e.data
+            case .error(let error): return "! \(error)"
+            case .reconnecting(let attempt, let delay): return "! reconnecting (attempt \(attempt), in \(delay))"
+            default: return nil
+            }
+        }
+        var object: [String: Any]
+        switch event {
+        case .event(let e): object = ["type": "event", "id": e.lastEventID, "event": e.type, "data": e.data]
+        case .connecting: object = ["type": "connecting"]
+        case .connected: object = ["type": "connected"]
+        case .reconnecting(let attempt, let delay):
+            object = ["type": "reconnecting", "attempt": attempt, "delay_ms": Int(delay.components.seconds * 1000) + Int(delay.components.attoseconds / 1_000_000_000_000_000)]
+        case .done: object = ["type": "done"]
+        case .error(let error):
+            object = ["type": "error", "message": error.message, "recoverable": error.recoverable]
+            if let status = error.statusCode { object["status"] = status }
+        case .backpressure: object = ["type": "backpressure"]
+        case .drain: object = ["type": "drain"]
+        case .closed: object = ["type": "closed"]
+        }
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
+        return String(decoding: data, as: UTF8.self)
+    }
+}
