@@ -100,7 +100,7 @@ struct ListenCommand: AsyncParsableCommand {
                 fflush(nil)
             }
             switch event {
-            case .event:
+            case .event, .message:
                 received += 1
                 if let maxEvents, received >= maxEvents { sse.close() }
             case .error(let error) where !error.recoverable:
@@ -117,6 +117,8 @@ struct ListenCommand: AsyncParsableCommand {
         if format == "text" {
             switch event {
             case .event(let e): return e.data
+            case .message(.text(let text)): return text
+            case .message(.binary(let bytes)): return bytes.map { String(format: "%02x", $0) }.joined()
             case .error(let error): return "! \(error)"
             case .reconnecting(let attempt, let delay): return "! reconnecting (attempt \(attempt), in \(delay))"
             default: return nil
@@ -125,6 +127,8 @@ struct ListenCommand: AsyncParsableCommand {
         var object: [String: Any]
         switch event {
         case .event(let e): object = ["type": "event", "id": e.lastEventID, "event": e.type, "data": e.data]
+        case .message(.text(let text)): object = ["type": "message", "data": text]
+        case .message(.binary(let bytes)): object = ["type": "message", "binary": bytes.map { String(format: "%02x", $0) }.joined()]
         case .connecting: object = ["type": "connecting"]
         case .connected: object = ["type": "connected"]
         case .reconnecting(let attempt, let delay):

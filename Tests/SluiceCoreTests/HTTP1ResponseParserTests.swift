@@ -15,6 +15,7 @@ func parseResponse(_ pieces: [[UInt8]], eof: Bool = true) throws -> (status: [In
         case .head(let s, _): status.append(s)
         case .body(let b): body += b
         case .end: ends += 1
+        case .upgraded: break
         }
     }
     return (status, String(decoding: body, as: UTF8.self), ends)

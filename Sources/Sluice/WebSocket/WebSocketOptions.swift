@@ -22,9 +22,3 @@ public struct WebSocketOptions: Sendable {
 
     public init() {}
 }
-
-/// A whole WebSocket message.
-public enum WebSocketMessage: Sendable, Equatable {
-    case text(String)
-    case binary([UInt8])
-}

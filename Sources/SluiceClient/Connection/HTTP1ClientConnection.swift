@@ -23,6 +23,8 @@ final class HTTP1ClientConnection {
     private var bev: OpaquePointer?
     private let parser = HTTP1ResponseParser()
     private var finished = false
+    /// After a 101, bytes go to the new protocol as `.body` without HTTP parsing.
+    private var upgraded = false
 
     init(loop: EventLoop, endpoint: ClientEndpoint, request: [UInt8], tls: ClientTLS?, onEvent: @escaping (Event) -> Void) {
         self.loop = loop
@@ -54,6 +56,18 @@ final class HTTP1ClientConnection {
         }
     }
 
+    /// Writes bytes of an upgraded protocol (WebSocket frames). Loop thread.
+    func send(_ bytes: [UInt8]) {
+        guard let bev, !finished else { return }
+        bytes.withUnsafeBytes { _ = bufferevent_write(bev, $0.baseAddress, $0.count) }
+    }
+
+    /// Bytes written but not yet taken by the kernel.
+    var pendingOutput: Int {
+        guard let bev else { return 0 }
+        return evbuffer_get_length(bufferevent_get_output(bev))
+    }
+
     func pauseReading() { if let bev { bufferevent_disable(bev, Int16(EV_READ)) } }
     func resumeReading() { if let bev { bufferevent_enable(bev, Int16(EV_READ)) } }
 
@@ -75,6 +89,13 @@ final class HTTP1ClientConnection {
         }
         if events & Int16(BEV_EVENT_EOF) != 0 {
             readable()  // whatever arrived with the close
+            if upgraded {
+                if !finished {
+                    finished = true
+                    onEvent(.end)
+                }
+                return
+            }
             do {
                 deliver(try parser.finish())
                 if !finished { fail("connection closed before the response ended") }
@@ -106,6 +127,7 @@ final class HTTP1ClientConnection {
         guard length > 0 else { return }
         var bytes = [UInt8](repeating: 0, count: length)
         bytes.withUnsafeMutableBytes { _ = evbuffer_remove(input, $0.baseAddress, length) }
+        if upgraded { return onEvent(.body(bytes)) }
         do {
             deliver(try parser.feed(bytes))
         } catch {
@@ -117,12 +139,16 @@ final class HTTP1ClientConnection {
         for event in events where !finished {
             switch event {
             case .head(let status, let headers):
-                if (100..<200).contains(status) { continue }  // interim answers
+                if (100..<200).contains(status) && status != 101 { continue }  // interim answers
                 onEvent(.head(status: status, headers: headers))
             case .body(let bytes): onEvent(.body(bytes))
             case .end:
+                if upgraded { continue }
                 finished = true
                 onEvent(.end)
+            case .upgraded(let leftover):
+                upgraded = true
+                if !leftover.isEmpty { onEvent(.body(leftover)) }
             }
         }
     }

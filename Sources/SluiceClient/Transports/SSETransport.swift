@@ -123,71 +123,41 @@ public final class SSETransport: Sendable {
 
     // MARK: The connection loop
 
-    private enum Outcome {
-        case failure(ReconnectPolicy.Failure, TransportError?)
-        case done
-    }
+    private typealias Outcome = AttemptOutcome
 
     private func run() async {
-        var policy = configuration.reconnect
-        var attempt = 0
-        while !state.withLock({ $0.closed }) {
-            buffer.insertOutOfBand(.connecting)
-            let outcome = await connectOnce(attempt: attempt)
-            if state.withLock({ $0.closed }) { break }
-            guard case .failure(let failure, let error) = outcome else {
-                buffer.insertOutOfBand(.done)
-                break
-            }
-            // A connection that delivered events starts the backoff afresh.
-            if state.withLock({ $0.deliveredSinceConnect }) > 0 { attempt = 0 }
-            attempt += 1
-            let serverRetry = state.withLock { $0.serverRetry }
-            let delay = policy.delay(attempt: attempt, failure: failure, serverRetry: serverRetry)
-            if var error {
-                error.recoverable = delay != nil
-                error.attempt = attempt - 1
-                buffer.insertOutOfBand(.error(error))
-            }
-            guard let delay else { break }
-            buffer.insertOutOfBand(.reconnecting(attempt: attempt, delay: delay))
-            do { try await Task.sleep(for: delay) } catch { break }
-        }
-        buffer.insertOutOfBand(.closed)
-        buffer.finish()
+        await ReconnectLoop.run(
+            policy: configuration.reconnect, buffer: buffer,
+            isClosed: { self.state.withLock { $0.closed } },
+            deliveredLastAttempt: { self.state.withLock { $0.deliveredSinceConnect } },
+            serverRetry: { self.state.withLock { $0.serverRetry } },
+            attempt: { _ in await self.connectOnce() })
     }
 
-    private func connectOnce(attempt: Int) async -> Outcome {
+    private func connectOnce() async -> Outcome {
         let request = makeRequest()
         let loop = self.loop
         let endpoint = self.endpoint
         let tls = configuration.tls ?? (endpoint.secure ? try? ClientTLS() : nil)
-        return await withCheckedContinuation { (continuation: CheckedContinuation<Outcome, Never>) in
-            let once = Locked(false)
-            let finish: @Sendable (Outcome) -> Void = { outcome in
-                let first = once.withLock { done -> Bool in
-                    defer { done = true }
-                    return !done
-                }
-                if first { continuation.resume(returning: outcome) }
+        let gate = AttemptGate()
+        let finish: @Sendable (Outcome) -> Void = { gate.finish($0) }
+        state.withLock { $0.abort = { finish(.failure(.transport("closed"), nil)) } }
+        if state.withLock({ $0.closed }) { return .failure(.transport("closed"), nil) }
+        loop.execute {
+            let session = SSESession(transport: self, finish: finish)
+            let connection = HTTP1ClientConnection(loop: loop, endpoint: endpoint, request: request, tls: tls) { event in
+                session.handle(event)
             }
-            self.state.withLock { $0.abort = { finish(.failure(.transport("closed"), nil)) } }
-            if self.state.withLock({ $0.closed }) { return finish(.failure(.transport("closed"), nil)) }
-            loop.execute {
-                let session = SSESession(transport: self, finish: finish)
-                let connection = HTTP1ClientConnection(loop: loop, endpoint: endpoint, request: request, tls: tls) { event in
-                    session.handle(event)
-                }
-                session.connection = connection
-                let paused = self.state.withLock { s -> Bool in
-                    s.connection = UnsafeSendable(connection)
-                    s.deliveredSinceConnect = 0
-                    return s.paused
-                }
-                connection.start()
-                if paused { connection.pauseReading() }
+            session.connection = connection
+            let paused = self.state.withLock { s -> Bool in
+                s.connection = UnsafeSendable(connection)
+                s.deliveredSinceConnect = 0
+                return s.paused
             }
+            connection.start()
+            if paused { connection.pauseReading() }
         }
+        return await gate.wait()
     }
 
     private func makeRequest() -> [UInt8] {

@@ -7,6 +7,8 @@ public enum TransportEvent: Sendable, Equatable {
     case reconnecting(attempt: Int, delay: Duration)
     /// One Server-Sent Event.
     case event(SSEParsedEvent)
+    /// One WebSocket message.
+    case message(WebSocketMessage)
     /// The stream reached its done sentinel (e.g. `[DONE]`); no reconnection follows.
     case done
     case error(TransportError)

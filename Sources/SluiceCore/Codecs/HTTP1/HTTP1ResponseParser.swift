@@ -5,6 +5,8 @@ public enum HTTP1ResponseEvent: Sendable, Equatable {
     case head(status: Int, headers: [HTTP1Header])
     case body([UInt8])
     case end
+    /// A 101 switched protocols: these bytes (and all later ones) belong to the new protocol.
+    case upgraded(leftover: [UInt8])
 }
 
 public struct HTTP1Header: Sendable, Equatable {
@@ -100,6 +102,10 @@ public final class HTTP1ResponseParser {
             buffer.withMemoryRebound(to: CChar.self) { http_parser_execute(parser, &settings, $0.baseAddress, $0.count) }
         }
         let errno = http_errno(parser.pointee.http_errno)
+        if errno == HPE_OK && parser.pointee.upgrade == 1 {
+            events.append(.upgraded(leftover: Array(bytes[consumed...])))
+            return events
+        }
         if errno != HPE_OK || consumed != bytes.count {
             throw Failure(description: String(cString: http_errno_description(errno)))
         }

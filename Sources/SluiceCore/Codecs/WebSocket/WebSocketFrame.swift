@@ -68,3 +68,9 @@ public struct WebSocketProtocolError: Error, Sendable, Equatable, CustomStringCo
     }
     public var description: String { "\(code): \(reason)" }
 }
+
+/// A whole WebSocket message, as both the server's and the client's API hand it over.
+public enum WebSocketMessage: Sendable, Equatable {
+    case text(String)
+    case binary([UInt8])
+}
