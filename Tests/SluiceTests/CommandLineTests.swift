@@ -48,7 +48,8 @@ import Testing
 
     @Test func listenPrintsEventsAndFailsOnFatalErrors() async throws {
         try await withServer { server in
-            let text = try await run(Self.binary, ["listen", "\(server.base)/sse?count=3&interval_ms=0", "--max-events", "3"])
+            // A stream longer than --max-events, so it is the limit (not the stream's end) that stops it.
+            let text = try await run(Self.binary, ["listen", "\(server.base)/sse?count=100&interval_ms=20", "--max-events", "3"])
             #expect(text.status == 0)
             #expect(text.stdout == "event 1\nevent 2\nevent 3\n")
             let json = try await run(Self.binary, ["listen", "\(server.base)/sse?count=5&interval_ms=0", "--format", "json",
