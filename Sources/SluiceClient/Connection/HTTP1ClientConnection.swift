@@ -19,7 +19,8 @@ final class HTTP1ClientConnection {
     private let endpoint: ClientEndpoint
     private let request: [UInt8]
     private let tls: ClientTLS?
-    private let onEvent: (Event) -> Void
+    /// Dropped on close, which also breaks any cycle through the owner's callback.
+    private var onEvent: ((Event) -> Void)?
     private var bev: OpaquePointer?
     private let parser = HTTP1ResponseParser()
     private var finished = false
@@ -74,6 +75,7 @@ final class HTTP1ClientConnection {
     /// Closes without reporting anything more. Loop thread.
     func close() {
         finished = true
+        onEvent = nil
         if let bev {
             self.bev = nil
             bufferevent_free(bev)
@@ -83,7 +85,7 @@ final class HTTP1ClientConnection {
     private func event(_ events: Int16) {
         if events & Int16(BEV_EVENT_CONNECTED) != 0 {
             guard let bev else { return }
-            onEvent(.connected)
+            onEvent?(.connected)
             request.withUnsafeBytes { _ = bufferevent_write(bev, $0.baseAddress, $0.count) }
             return
         }
@@ -92,7 +94,7 @@ final class HTTP1ClientConnection {
             if upgraded {
                 if !finished {
                     finished = true
-                    onEvent(.end)
+                    onEvent?(.end)
                 }
                 return
             }
@@ -127,7 +129,7 @@ final class HTTP1ClientConnection {
         guard length > 0 else { return }
         var bytes = [UInt8](repeating: 0, count: length)
         bytes.withUnsafeMutableBytes { _ = evbuffer_remove(input, $0.baseAddress, length) }
-        if upgraded { return onEvent(.body(bytes)) }
+        if upgraded { return onEvent?(.body(bytes)) ?? () }
         do {
             deliver(try parser.feed(bytes))
         } catch {
@@ -140,15 +142,15 @@ final class HTTP1ClientConnection {
             switch event {
             case .head(let status, let headers):
                 if (100..<200).contains(status) && status != 101 { continue }  // interim answers
-                onEvent(.head(status: status, headers: headers))
-            case .body(let bytes): onEvent(.body(bytes))
+                onEvent?(.head(status: status, headers: headers))
+            case .body(let bytes): onEvent?(.body(bytes))
             case .end:
                 if upgraded { continue }
                 finished = true
-                onEvent(.end)
+                onEvent?(.end)
             case .upgraded(let leftover):
                 upgraded = true
-                if !leftover.isEmpty { onEvent(.body(leftover)) }
+                if !leftover.isEmpty { onEvent?(.body(leftover)) }
             }
         }
     }
@@ -156,6 +158,6 @@ final class HTTP1ClientConnection {
     private func fail(_ reason: String) {
         guard !finished else { return }
         finished = true
-        onEvent(.failed(reason))
+        onEvent?(.failed(reason))
     }
 }

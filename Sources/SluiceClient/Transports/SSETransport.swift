@@ -255,6 +255,11 @@ public final class SSETransport: Sendable {
 
         private func end(_ outcome: Outcome) {
             connection?.close()
+            // The connection's callback holds this session: break the cycle, but release the
+            // connection on the next turn, since this may run inside its own callback.
+            let doomed = connection.map(UnsafeSendable.init)
+            connection = nil
+            transport.loop.execute { _ = doomed }
             transport.state.withLock {
                 $0.connection = nil
                 $0.abort = nil

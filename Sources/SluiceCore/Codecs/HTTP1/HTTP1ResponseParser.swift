@@ -103,6 +103,8 @@ public final class HTTP1ResponseParser {
         }
         let errno = http_errno(parser.pointee.http_errno)
         if errno == HPE_OK && parser.pointee.upgrade == 1 {
+            // The 101's "message" is only its head: what follows is not an HTTP body.
+            events.removeAll { $0 == .end }
             events.append(.upgraded(leftover: Array(bytes[consumed...])))
             return events
         }

@@ -1,0 +1,349 @@
+import COpenSSL
+import SluiceCore
+
+/// Settings of a ``WebSocketTransport``, with documented defaults.
+public struct WebSocketTransportConfiguration: Sendable {
+    public var headers: [(name: String, value: String)] = []
+    /// Subprotocols to offer, most preferred first.
+    public var subprotocols: [String] = []
+    /// Offer permessage-deflate. Default true.
+    public var compression = true
+    public var reconnect = ReconnectPolicy()
+    /// Messages buffered for a slow consumer. Default 1,000.
+    public var maxBufferSize = 1000
+    /// Default `.block`: the socket is not read while the buffer is full.
+    public var strategy: BufferStrategy = .block
+    public var highWaterMark: Int?
+    /// Ping this often; a pong missing for `pongTimeout` drops the connection (and reconnects).
+    /// Default 30 s; `nil` sends none.
+    public var heartbeatInterval: Duration? = .seconds(30)
+    public var pongTimeout: Duration = .seconds(10)
+    /// Largest message accepted (after decompression); more closes with 1009. Default 16 MiB.
+    public var maxMessageSize = 16 << 20
+    /// TLS for `wss` URLs; default: verify against the system trust store.
+    public var tls: ClientTLS?
+
+    public init() {}
+}
+
+/// A WebSocket client: handshake (key, accept check, subprotocols, permessage-deflate offer),
+/// masked frames, fragment reassembly and UTF-8 checks (the same codec as the server), ping
+/// heartbeat with a pong timeout, close with code and reason, and reconnection with backoff.
+///
+/// ```swift
+/// let ws = try WebSocketTransport(url: "ws://127.0.0.1:8080/ws/echo", loop: loop)
+/// ws.connect()
+/// try await ws.send(text: "hello")
+/// for await event in ws.events { if case .message(let m) = event { print(m) } }
+/// ```
+public final class WebSocketTransport: Sendable {
+    public let endpoint: ClientEndpoint
+    public let configuration: WebSocketTransportConfiguration
+    private let loop: EventLoop
+    let buffer: MessageBuffer<TransportEvent>
+    let state = Locked(State())
+
+    struct State {
+        var closed = false
+        var task: Task<Void, Never>?
+        var session: UnsafeSendable<WebSocketClientSession>?
+        var abort: (@Sendable () -> Void)?
+        var delivered = 0
+        var subprotocol: String?
+        var paused = false
+    }
+
+    public enum SetupError: Error { case badURL(String) }
+    /// Thrown by `send` while no connection is open.
+    public struct NotConnectedError: Error {}
+
+    public init(url: String, configuration: WebSocketTransportConfiguration = WebSocketTransportConfiguration(), loop: EventLoop) throws {
+        guard let endpoint = ClientEndpoint(url: url) else { throw SetupError.badURL(url) }
+        self.endpoint = endpoint
+        self.configuration = configuration
+        self.loop = loop
+        let forward = Locked<MessageBuffer<TransportEvent>?>(nil)
+        buffer = MessageBuffer(maxSize: configuration.maxBufferSize, strategy: configuration.strategy,
+                               highWaterMark: configuration.highWaterMark) { signal in
+            forward.withLock { $0 }?.insertOutOfBand(signal == .backpressure ? .backpressure : .drain)
+        }
+        forward.withLock { $0 = buffer }
+    }
+
+    public var events: AsyncStream<TransportEvent> {
+        let buffer = self.buffer
+        return AsyncStream { await buffer.take() }
+    }
+
+    /// The subprotocol the server chose on the current connection.
+    public var subprotocol: String? { state.withLock { $0.subprotocol } }
+    public var droppedCount: Int { buffer.droppedCount }
+
+    public func connect() {
+        state.withLock { s in
+            guard s.task == nil, !s.closed else { return }
+            s.task = Task {
+                await ReconnectLoop.run(
+                    policy: self.configuration.reconnect, buffer: self.buffer,
+                    isClosed: { self.state.withLock { $0.closed } },
+                    deliveredLastAttempt: { self.state.withLock { $0.delivered } },
+                    serverRetry: { nil },
+                    attempt: { _ in await self.connectOnce() })
+            }
+        }
+    }
+
+    public func send(text: String) async throws { try send(.text, Array(text.utf8)) }
+    public func send(binary: [UInt8]) async throws { try send(.binary, binary) }
+
+    /// Sends a value as a JSON text message.
+    public func send<T: Encodable & Sendable>(json value: T) async throws {
+        try send(.text, Array(try JSONText.encode(value).utf8))
+    }
+
+    /// Closes with a close frame (code and reason), then reports `.closed`; no reconnection.
+    public func close(code: WebSocketCloseCode = .normal, reason: String = "") {
+        let (session, abort) = state.withLock { s in
+            s.closed = true
+            return (s.session, s.abort)
+        }
+        loop.execute {
+            // With a connection, the close handshake ends the attempt; between attempts, stop waiting.
+            if let session { session.value.closeFromClient(code: code, reason: reason) } else { abort?() }
+        }
+    }
+
+    public func pause() { setPaused(true) }
+    public func resume() { setPaused(false) }
+
+    private func setPaused(_ paused: Bool) {
+        let session = state.withLock { s -> UnsafeSendable<WebSocketClientSession>? in
+            s.paused = paused
+            return s.session
+        }
+        loop.execute { session?.value.setReading(!paused) }
+    }
+
+    private func send(_ opcode: WebSocketOpcode, _ payload: [UInt8]) throws {
+        guard let session = state.withLock({ $0.session }) else { throw NotConnectedError() }
+        // Frames are encoded on the loop, in submission order, so compression state matches the wire.
+        loop.execute { session.value.sendMessage(opcode, payload) }
+    }
+
+    private func connectOnce() async -> AttemptOutcome {
+        let gate = AttemptGate()
+        let finish: @Sendable (AttemptOutcome) -> Void = { gate.finish($0) }
+        state.withLock { $0.abort = { finish(.failure(.transport("closed"), nil)) } }
+        if state.withLock({ $0.closed }) { return .failure(.transport("closed"), nil) }
+        let loop = self.loop
+        loop.execute {
+            let session = WebSocketClientSession(transport: self, loop: loop, finish: finish)
+            self.state.withLock {
+                $0.session = UnsafeSendable(session)
+                $0.delivered = 0
+            }
+            session.start(paused: self.state.withLock { $0.paused })
+        }
+        let outcome = await gate.wait()
+        let finished = state.withLock { s in
+            defer { s.session = nil; s.abort = nil }
+            return s.session
+        }
+        // The session owns loop resources (a timer, a bufferevent): let its last reference go there.
+        loop.execute { _ = finished }
+        return outcome
+    }
+}
+
+/// JSON for `send(json:)`, without pulling Foundation into the transport's public surface.
+enum JSONText {
+    static func encode<T: Encodable>(_ value: T) throws -> String {
+        try JSONTextEncoder.encode(value)
+    }
+}
+
+/// One WebSocket connection of a transport, on the loop thread.
+final class WebSocketClientSession {
+    private let transport: WebSocketTransport
+    private let loop: EventLoop
+    private let finish: @Sendable (AttemptOutcome) -> Void
+    private var connection: HTTP1ClientConnection?
+    private let key: String
+    private var parser = WebSocketFrameParser(role: .client)
+    private var assembler: WebSocketMessageAssembler
+    private var deflater: MessageDeflater?
+    private var open = false
+    private var closeSent = false
+    private var pending: [TransportEvent] = []
+    private let heartbeat: LoopTimer
+    private var pingOutstanding = false
+    private var ended = false
+
+    init(transport: WebSocketTransport, loop: EventLoop, finish: @escaping @Sendable (AttemptOutcome) -> Void) {
+        self.transport = transport
+        self.loop = loop
+        self.finish = finish
+        var nonce = [UInt8](repeating: 0, count: 16)
+        for i in nonce.indices { nonce[i] = UInt8.random(in: 0...255) }
+        var encoded = [UInt8](repeating: 0, count: 32)
+        let n = EVP_EncodeBlock(&encoded, nonce, 16)
+        key = String(decoding: encoded[..<Int(n)], as: UTF8.self)
+        assembler = WebSocketMessageAssembler(maxMessageSize: transport.configuration.maxMessageSize)
+        heartbeat = LoopTimer(loop: loop)
+    }
+
+    func start(paused: Bool) {
+        let configuration = transport.configuration
+        let endpoint = transport.endpoint
+        var head = "GET \(endpoint.target) HTTP/1.1\r\nHost: \(endpoint.authority)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        head += "Sec-WebSocket-Key: \(key)\r\nSec-WebSocket-Version: 13\r\n"
+        if !configuration.subprotocols.isEmpty { head += "Sec-WebSocket-Protocol: \(configuration.subprotocols.joined(separator: ", "))\r\n" }
+        if configuration.compression { head += "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n" }
+        for (name, value) in configuration.headers { head += "\(name): \(value)\r\n" }
+        head += "\r\n"
+        let tls = configuration.tls ?? (endpoint.secure ? try? ClientTLS() : nil)
+        let connection = HTTP1ClientConnection(loop: loop, endpoint: endpoint, request: Array(head.utf8), tls: tls) { [unowned self] event in
+            self.handle(event)
+        }
+        self.connection = connection
+        connection.start()
+        if paused { connection.pauseReading() }
+    }
+
+    func setReading(_ reading: Bool) {
+        if reading && pending.isEmpty { connection?.resumeReading() } else if !reading { connection?.pauseReading() }
+    }
+
+    private func handle(_ event: HTTP1ClientConnection.Event) {
+        switch event {
+        case .connected:
+            break
+        case .head(let status, let headers):
+            let header = { (name: String) in headers.first { $0.name.lowercased() == name }?.value }
+            guard status == 101 else {
+                return end(.failure(.status(status, retryAfter: header("retry-after").flatMap { Int($0) }.map { .seconds($0) }),
+                                    TransportError(message: "server answered \(status)", statusCode: status, recoverable: false, attempt: 0)))
+            }
+            guard header("sec-websocket-accept") == WebSocketHandshake.acceptKey(for: key) else {
+                return end(.failure(.status(400, retryAfter: nil),
+                                    TransportError(message: "handshake: wrong Sec-WebSocket-Accept", statusCode: 101, recoverable: false, attempt: 0)))
+            }
+            if let extensions = header("sec-websocket-extensions"), transport.configuration.compression,
+               let params = PerMessageDeflateParameters.negotiate(offers: extensions) {
+                // Our side compresses with the client's parameters, the server's side inflates.
+                deflater = MessageDeflater(windowBits: params.clientMaxWindowBits, noContextTakeover: params.clientNoContextTakeover)
+                parser.allowsRSV1 = true
+                assembler = WebSocketMessageAssembler(
+                    maxMessageSize: transport.configuration.maxMessageSize,
+                    inflater: MessageInflater(noContextTakeover: params.serverNoContextTakeover))
+            }
+            transport.state.withLock { $0.subprotocol = header("sec-websocket-protocol") }
+            open = true
+            transport.buffer.insertOutOfBand(.connected)
+            scheduleHeartbeat()
+        case .body(let bytes):
+            parser.append(bytes)
+            do {
+                while let frame = try parser.next() {
+                    guard let event = try assembler.push(frame) else { continue }
+                    switch event {
+                    case .text(let text): deliver([.message(.text(text))])
+                    case .binary(let bytes): deliver([.message(.binary(bytes))])
+                    case .ping(let payload): write(WebSocketFrame(opcode: .pong, payload: payload))
+                    case .pong: pingOutstanding = false
+                    case .close(let code, _):
+                        if !closeSent {
+                            closeSent = true
+                            write(WebSocketFrame(opcode: .close, payload: code.map { WebSocketFrameEncoder.closePayload($0, reason: "") } ?? []))
+                        }
+                        // A normal close from the server ends the stream; anything else is a drop to recover from.
+                        return end(code == .normal ? .done : .failure(.ended, nil))
+                    }
+                }
+            } catch {
+                write(WebSocketFrame(opcode: .close, payload: WebSocketFrameEncoder.closePayload(error.code, reason: error.reason)))
+                end(.failure(.transport(error.description), TransportError(message: "protocol error: \(error)", statusCode: nil, recoverable: false, attempt: 0)))
+            }
+        case .end:
+            end(.failure(.ended, nil))
+        case .failed(let reason):
+            end(.failure(.transport(reason), TransportError(message: reason, statusCode: nil, recoverable: false, attempt: 0)))
+        }
+    }
+
+    func sendMessage(_ opcode: WebSocketOpcode, _ payload: [UInt8]) {
+        guard open, !closeSent else { return }
+        if let deflater, payload.count >= 64 {
+            write(WebSocketFrame(rsv1: true, opcode: opcode, payload: deflater.compress(payload)))
+        } else {
+            write(WebSocketFrame(opcode: opcode, payload: payload))
+        }
+    }
+
+    /// Sends our close frame; the server's answer (or a timeout) ends the attempt.
+    func closeFromClient(code: WebSocketCloseCode, reason: String) {
+        guard !ended else { return }
+        guard open, !closeSent else { return end(.failure(.transport("closed"), nil)) }
+        closeSent = true
+        write(WebSocketFrame(opcode: .close, payload: WebSocketFrameEncoder.closePayload(code, reason: reason)))
+        heartbeat.schedule(after: transport.configuration.pongTimeout) { [weak self] in
+            self?.end(.failure(.transport("closed"), nil))
+        }
+    }
+
+    private func write(_ frame: WebSocketFrame) {
+        let key = (UInt8.random(in: 0...255), UInt8.random(in: 0...255), UInt8.random(in: 0...255), UInt8.random(in: 0...255))
+        connection?.send(WebSocketFrameEncoder.encode(frame, maskingKey: key))
+    }
+
+    private func deliver(_ events: [TransportEvent]) {
+        pending += events
+        transport.state.withLock { $0.delivered += events.count }
+        let me = UnsafeSendable(self)
+        let loop = self.loop
+        while let next = pending.first {
+            let stored = transport.buffer.offer(next) { loop.execute { me.value.resumeDelivery() } }
+            if !stored {
+                connection?.pauseReading()
+                return
+            }
+            pending.removeFirst()
+        }
+    }
+
+    private func resumeDelivery() {
+        guard !ended else { return }
+        deliver([])
+        if pending.isEmpty && !transport.state.withLock({ $0.paused }) { connection?.resumeReading() }
+    }
+
+    private func scheduleHeartbeat() {
+        guard let interval = transport.configuration.heartbeatInterval else { return }
+        heartbeat.schedule(after: interval) { [weak self] in
+            guard let self, !self.ended else { return }
+            if self.pingOutstanding { return }  // the pong timer below decides
+            self.pingOutstanding = true
+            self.write(WebSocketFrame(opcode: .ping, payload: []))
+            self.heartbeat.schedule(after: self.transport.configuration.pongTimeout) { [weak self] in
+                guard let self, !self.ended else { return }
+                if self.pingOutstanding {
+                    self.end(.failure(.transport("pong timeout"), TransportError(message: "no pong within the timeout", statusCode: nil, recoverable: false, attempt: 0)))
+                } else {
+                    self.scheduleHeartbeat()
+                }
+            }
+        }
+    }
+
+    private func end(_ outcome: AttemptOutcome) {
+        guard !ended else { return }
+        ended = true
+        heartbeat.cancel()
+        connection?.close()
+        // Released on the next turn: this may run inside the connection's own callback.
+        let doomed = connection.map(UnsafeSendable.init)
+        connection = nil
+        loop.execute { _ = doomed }
+        finish(outcome)
+    }
+}
