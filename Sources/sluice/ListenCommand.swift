@@ -10,14 +10,14 @@ struct ListenCommand: AsyncParsableCommand {
         discussion: """
             Reconnects with backoff and resumes after Last-Event-ID. Exits 0 when the stream is done
             (done sentinel, --max-events, 204) and non-zero on a fatal error (e.g. 401, 404, TLS).
-            Only the SSE transport is available so far; WebSocket, HTTP stream and long poll follow.
+            Transports: sse and ws (the default follows the URL scheme); HTTP stream and long poll follow.
             """)
 
-    @Argument(help: "http(s) URL of an event stream.")
+    @Argument(help: "http(s) URL of an event stream, or ws(s) URL of a WebSocket.")
     var url: String
 
-    @Option(help: "Transport: sse.")
-    var transport = "sse"
+    @Option(help: "sse or ws (default: ws for ws:// and wss:// URLs, else sse).")
+    var transport: String?
 
     @Option(name: .customLong("header"), help: "Extra request header, 'Name: value' (repeatable).")
     var headers: [String] = []
@@ -59,12 +59,18 @@ struct ListenCommand: AsyncParsableCommand {
     var insecure = false
 
     func validate() throws {
-        guard transport == "sse" else { throw ValidationError("--transport \(transport) is not available yet (only sse)") }
+        guard ["sse", "ws"].contains(chosenTransport) else {
+            throw ValidationError("--transport \(chosenTransport) is not available yet (sse, ws)")
+        }
         guard ["text", "json"].contains(format) else { throw ValidationError("--format is text or json") }
         guard Self.strategies[strategy] != nil else { throw ValidationError("unknown --strategy \(strategy)") }
-        guard ClientEndpoint(url: url) != nil else { throw ValidationError("not an http(s) URL: \(url)") }
+        guard ClientEndpoint(url: url) != nil else { throw ValidationError("not an http(s) or ws(s) URL: \(url)") }
         for header in headers where !header.contains(":") { throw ValidationError("--header needs 'Name: value'") }
         if let maxEvents, maxEvents < 1 { throw ValidationError("--max-events must be at least 1") }
+    }
+
+    var chosenTransport: String {
+        transport ?? (url.lowercased().hasPrefix("ws") ? "ws" : "sse")
     }
 
     static let strategies: [String: BufferStrategy] = [
@@ -72,29 +78,48 @@ struct ListenCommand: AsyncParsableCommand {
     ]
 
     func run() async throws {
-        var configuration = SSETransportConfiguration()
-        configuration.headers = headers.map { header in
-            let parts = header.split(separator: ":", maxSplits: 1)
-            return (String(parts[0]).trimmingCharacters(in: .whitespaces), String(parts[1]).trimmingCharacters(in: .whitespaces))
-        }
-        configuration.lastEventID = lastEventId
-        configuration.doneSentinel = doneSentinel
-        configuration.maxBufferSize = bufferSize
-        configuration.strategy = Self.strategies[strategy]!
         var policy = ReconnectPolicy(reconnectDelay: .milliseconds(reconnectDelayMs), maxReconnectDelay: .milliseconds(maxReconnectDelayMs))
         policy.reconnect = !noReconnect
         policy.maxReconnectAttempts = maxReconnectAttempts
-        configuration.reconnect = policy
-        if cacert != nil || insecure { configuration.tls = try ClientTLS(caFile: cacert, insecure: insecure) }
+        let extraHeaders = headers.map { header in
+            let parts = header.split(separator: ":", maxSplits: 1)
+            return (name: String(parts[0]).trimmingCharacters(in: .whitespaces), value: String(parts[1]).trimmingCharacters(in: .whitespaces))
+        }
+        let tls = cacert != nil || insecure ? try ClientTLS(caFile: cacert, insecure: insecure) : nil
 
         let loop = EventLoop(index: 0)
         loop.start()
         defer { loop.shutdown() }
-        let sse = try SSETransport(url: url, configuration: configuration, loop: loop)
-        sse.connect()
+        let events: AsyncStream<TransportEvent>
+        let close: @Sendable () -> Void
+        if chosenTransport == "ws" {
+            var configuration = WebSocketTransportConfiguration()
+            configuration.headers = extraHeaders
+            configuration.reconnect = policy
+            configuration.maxBufferSize = bufferSize
+            configuration.strategy = Self.strategies[strategy]!
+            configuration.tls = tls
+            let ws = try WebSocketTransport(url: url, configuration: configuration, loop: loop)
+            ws.connect()
+            events = ws.events
+            close = { ws.close() }
+        } else {
+            var configuration = SSETransportConfiguration()
+            configuration.headers = extraHeaders
+            configuration.lastEventID = lastEventId
+            configuration.doneSentinel = doneSentinel
+            configuration.maxBufferSize = bufferSize
+            configuration.strategy = Self.strategies[strategy]!
+            configuration.reconnect = policy
+            configuration.tls = tls
+            let sse = try SSETransport(url: url, configuration: configuration, loop: loop)
+            sse.connect()
+            events = sse.events
+            close = { sse.close() }
+        }
         var received = 0
         var fatal = false
-        for await event in sse.events {
+        for await event in events {
             if let line = line(for: event) {
                 print(line)
                 fflush(nil)
@@ -102,7 +127,7 @@ struct ListenCommand: AsyncParsableCommand {
             switch event {
             case .event, .message:
                 received += 1
-                if let maxEvents, received >= maxEvents { sse.close() }
+                if let maxEvents, received >= maxEvents { close() }
             case .error(let error) where !error.recoverable:
                 fatal = true
             default:
