@@ -60,14 +60,14 @@ public final class SSETransport: Sendable {
         self.endpoint = endpoint
         self.configuration = configuration
         self.loop = loop
-        let forward = Locked<MessageBuffer<TransportEvent>?>(nil)
+        let forward = WeakBuffer<TransportEvent>()
         buffer = MessageBuffer(maxSize: configuration.maxBufferSize, strategy: configuration.strategy,
                                highWaterMark: configuration.highWaterMark) { signal in
             // Signals go through the same buffer, never blocking (they are not events).
             let event: TransportEvent = signal == .backpressure ? .backpressure : .drain
-            forward.withLock { $0 }?.offerControl(event)
+            forward.buffer?.offerControl(event)
         }
-        forward.withLock { $0 = buffer }
+        forward.buffer = buffer
         state.withLock { $0.lastEventID = configuration.lastEventID ?? "" }
     }
 

@@ -62,12 +62,12 @@ public final class WebSocketTransport: Sendable {
         self.endpoint = endpoint
         self.configuration = configuration
         self.loop = loop
-        let forward = Locked<MessageBuffer<TransportEvent>?>(nil)
+        let forward = WeakBuffer<TransportEvent>()
         buffer = MessageBuffer(maxSize: configuration.maxBufferSize, strategy: configuration.strategy,
                                highWaterMark: configuration.highWaterMark) { signal in
-            forward.withLock { $0 }?.insertOutOfBand(signal == .backpressure ? .backpressure : .drain)
+            forward.buffer?.insertOutOfBand(signal == .backpressure ? .backpressure : .drain)
         }
-        forward.withLock { $0 = buffer }
+        forward.buffer = buffer
     }
 
     public var events: AsyncStream<TransportEvent> {
