@@ -121,3 +121,50 @@ import Testing
         }
     }
 }
+
+@Suite struct HTTPStreamTransportTests {
+    @Test func ndjsonRecordsAndRawChunks() async throws {
+        try await withServer { server in
+            let loop = EventLoop(index: 0)
+            loop.start()
+            defer { loop.shutdown() }
+            var lines = HTTPStreamTransportConfiguration()
+            lines.reconnect.reconnect = false
+            let ndjson = try HTTPStreamTransport(url: "\(server.base)/ndjson?count=3&interval_ms=0", configuration: lines, loop: loop)
+            ndjson.connect()
+            var events: [TransportEvent] = []
+            for await event in ndjson.events { events.append(event) }
+            #expect(WebSocketTransportTests.messages(events) == [.text("{\"seq\":1}"), .text("{\"seq\":2}"), .text("{\"seq\":3}")])
+            #expect(events.last == .closed)
+
+            var chunks = HTTPStreamTransportConfiguration()
+            chunks.framing = .chunks
+            chunks.reconnect.reconnect = false
+            let raw = try HTTPStreamTransport(url: "\(server.base)/stream?bytes=100000&chunk=1000", configuration: chunks, loop: loop)
+            raw.connect()
+            var bytes: [UInt8] = []
+            for await event in raw.events { if case .message(.binary(let b)) = event { bytes += b } }
+            #expect(bytes.count == 100_000)
+            #expect(bytes.enumerated().allSatisfy { $0.element == UInt8(ascii: "a") + UInt8($0.offset % 26) })
+        }
+    }
+
+    @Test func blockStrategyHoldsTheStreamBack() async throws {
+        try await withServer { server in
+            let loop = EventLoop(index: 0)
+            loop.start()
+            defer { loop.shutdown() }
+            var configuration = HTTPStreamTransportConfiguration()
+            configuration.maxBufferSize = 4
+            configuration.reconnect.reconnect = false
+            let stream = try HTTPStreamTransport(url: "\(server.base)/ndjson?count=20000&interval_ms=0", configuration: configuration, loop: loop)
+            stream.connect()
+            try await Task.sleep(for: .milliseconds(300))  // nobody reads: the socket must be paused
+            var seqs: [String] = []
+            for await event in stream.events { if case .message(.text(let line)) = event { seqs.append(line) } }
+            #expect(seqs.count == 20_000)
+            #expect(seqs.last == "{\"seq\":20000}")
+            #expect(stream.droppedCount == 0)
+        }
+    }
+}

@@ -173,16 +173,21 @@ public final class SSETransport: Sendable {
     private final class SSESession: @unchecked Sendable {
         let transport: SSETransport
         let finish: @Sendable (Outcome) -> Void
-        var connection: HTTP1ClientConnection?
+        var connection: HTTP1ClientConnection? { didSet { if let connection { delivery.attach(connection) } } }
         var parser: SSEParser
-        /// Parsed events the full buffer has not taken yet (`.block`): the socket is paused meanwhile.
-        var pending: [TransportEvent] = []
+        let delivery: BufferedDelivery
 
         init(transport: SSETransport, finish: @escaping @Sendable (Outcome) -> Void) {
             self.transport = transport
             self.finish = finish
             parser = SSEParser(lastEventID: transport.state.withLock { $0.lastEventID })
+            // Delivered counts are kept by `handle` (it knows which outputs are events).
+            delivery = BufferedDelivery(
+                buffer: transport.buffer, loop: transport.loop,
+                userPaused: { transport.state.withLock { $0.paused } }, counted: { _ in })
         }
+
+        private func deliver(_ events: [TransportEvent]) { delivery.deliver(events) }
 
         func handle(_ event: HTTP1ClientConnection.Event) {
             switch event {
@@ -230,27 +235,6 @@ public final class SSETransport: Sendable {
             case .failed(let reason):
                 end(.failure(.transport(reason), TransportError(message: reason, statusCode: nil, recoverable: false, attempt: 0)))
             }
-        }
-
-        private func deliver(_ events: [TransportEvent]) {
-            pending += events
-            let loop = transport.loop
-            let me = UnsafeSendable(self)
-            while let next = pending.first {
-                let stored = transport.buffer.offer(next) {
-                    loop.execute { me.value.resumeDelivery() }
-                }
-                if !stored {
-                    connection?.pauseReading()
-                    return
-                }
-                pending.removeFirst()
-            }
-        }
-
-        private func resumeDelivery() {
-            deliver([])
-            if pending.isEmpty && !transport.state.withLock({ $0.paused }) { connection?.resumeReading() }
         }
 
         private func end(_ outcome: Outcome) {

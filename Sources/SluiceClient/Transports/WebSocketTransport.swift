@@ -174,7 +174,7 @@ final class WebSocketClientSession {
     private var deflater: MessageDeflater?
     private var open = false
     private var closeSent = false
-    private var pending: [TransportEvent] = []
+    private let delivery: BufferedDelivery
     private let heartbeat: LoopTimer
     private var pingOutstanding = false
     private var ended = false
@@ -190,6 +190,10 @@ final class WebSocketClientSession {
         key = String(decoding: encoded[..<Int(n)], as: UTF8.self)
         assembler = WebSocketMessageAssembler(maxMessageSize: transport.configuration.maxMessageSize)
         heartbeat = LoopTimer(loop: loop)
+        delivery = BufferedDelivery(
+            buffer: transport.buffer, loop: loop,
+            userPaused: { transport.state.withLock { $0.paused } },
+            counted: { n in transport.state.withLock { $0.delivered += n } })
     }
 
     func start(paused: Bool) {
@@ -206,12 +210,14 @@ final class WebSocketClientSession {
             self.handle(event)
         }
         self.connection = connection
+        delivery.attach(connection)
         connection.start()
         if paused { connection.pauseReading() }
     }
 
     func setReading(_ reading: Bool) {
-        if reading && pending.isEmpty { connection?.resumeReading() } else if !reading { connection?.pauseReading() }
+        // Resuming while events still wait for room would overfill; the delivery resumes it then.
+        if !reading { connection?.pauseReading() } else if !delivery.isWaiting { connection?.resumeReading() }
     }
 
     private func handle(_ event: HTTP1ClientConnection.Event) {
@@ -296,26 +302,7 @@ final class WebSocketClientSession {
         connection?.send(WebSocketFrameEncoder.encode(frame, maskingKey: key))
     }
 
-    private func deliver(_ events: [TransportEvent]) {
-        pending += events
-        transport.state.withLock { $0.delivered += events.count }
-        let me = UnsafeSendable(self)
-        let loop = self.loop
-        while let next = pending.first {
-            let stored = transport.buffer.offer(next) { loop.execute { me.value.resumeDelivery() } }
-            if !stored {
-                connection?.pauseReading()
-                return
-            }
-            pending.removeFirst()
-        }
-    }
-
-    private func resumeDelivery() {
-        guard !ended else { return }
-        deliver([])
-        if pending.isEmpty && !transport.state.withLock({ $0.paused }) { connection?.resumeReading() }
-    }
+    private func deliver(_ events: [TransportEvent]) { delivery.deliver(events) }
 
     private func scheduleHeartbeat() {
         guard let interval = transport.configuration.heartbeatInterval else { return }

@@ -1,0 +1,45 @@
+import SluiceCore
+
+/// Hands one connection's parsed events to its transport's buffer, in order. When a `.block`
+/// buffer is full the socket stops being read, and reading resumes once the consumer has made room
+/// (and the user has not paused the transport). Loop thread only.
+final class BufferedDelivery {
+    private let buffer: MessageBuffer<TransportEvent>
+    private let loop: EventLoop
+    private var pending: [TransportEvent] = []
+    private weak var connection: HTTP1ClientConnection?
+    private let userPaused: () -> Bool
+    private let counted: (Int) -> Void
+
+    init(buffer: MessageBuffer<TransportEvent>, loop: EventLoop, userPaused: @escaping () -> Bool, counted: @escaping (Int) -> Void) {
+        self.buffer = buffer
+        self.loop = loop
+        self.userPaused = userPaused
+        self.counted = counted
+    }
+
+    func attach(_ connection: HTTP1ClientConnection) { self.connection = connection }
+
+    /// Events are waiting for the buffer to make room (the socket is paused meanwhile).
+    var isWaiting: Bool { !pending.isEmpty }
+
+    func deliver(_ events: [TransportEvent]) {
+        pending += events
+        if !events.isEmpty { counted(events.count) }
+        let me = UnsafeSendable(self)
+        let loop = self.loop
+        while let next = pending.first {
+            let stored = buffer.offer(next) { loop.execute { me.value.resume() } }
+            if !stored {
+                connection?.pauseReading()
+                return
+            }
+            pending.removeFirst()
+        }
+    }
+
+    private func resume() {
+        deliver([])
+        if pending.isEmpty && !userPaused() { connection?.resumeReading() }
+    }
+}

@@ -1,0 +1,207 @@
+import SluiceCore
+
+/// Settings of an ``HTTPStreamTransport``, with documented defaults.
+public struct HTTPStreamTransportConfiguration: Sendable {
+    public enum Framing: Sendable, Equatable {
+        /// Every chunk as it arrives.
+        case chunks
+        /// One record per line (NDJSON and the like); a final line without LF is delivered at the end.
+        case lines
+    }
+
+    public var framing: Framing = .lines
+    public var headers: [(name: String, value: String)] = []
+    public var reconnect = ReconnectPolicy()
+    public var maxBufferSize = 1000
+    public var strategy: BufferStrategy = .block
+    public var highWaterMark: Int?
+    /// Longest line accepted with `.lines`; a longer one is an error. Default 1 MiB.
+    public var maxLineLength = 1 << 20
+    public var tls: ClientTLS?
+
+    public init() {}
+}
+
+/// Consumes a streamed HTTP response body (chunked or close-delimited) as raw chunks or as
+/// newline-delimited records, with reconnection and the same buffering as the other transports.
+/// Records arrive as `.message(.binary(bytes))` for chunks and `.message(.text(line))` for lines.
+///
+/// ```swift
+/// let stream = try HTTPStreamTransport(url: "http://127.0.0.1:8080/ndjson?count=3", loop: loop)
+/// stream.connect()
+/// for await event in stream.events { if case .message(.text(let line)) = event { print(line) } }
+/// ```
+public final class HTTPStreamTransport: Sendable {
+    public let endpoint: ClientEndpoint
+    public let configuration: HTTPStreamTransportConfiguration
+    let loop: EventLoop
+    let buffer: MessageBuffer<TransportEvent>
+    let state = Locked(State())
+
+    struct State {
+        var closed = false
+        var task: Task<Void, Never>?
+        var connection: UnsafeSendable<HTTP1ClientConnection>?
+        var abort: (@Sendable () -> Void)?
+        var delivered = 0
+        var paused = false
+    }
+
+    public enum SetupError: Error { case badURL(String) }
+
+    public init(url: String, configuration: HTTPStreamTransportConfiguration = HTTPStreamTransportConfiguration(), loop: EventLoop) throws {
+        guard let endpoint = ClientEndpoint(url: url) else { throw SetupError.badURL(url) }
+        self.endpoint = endpoint
+        self.configuration = configuration
+        self.loop = loop
+        let forward = WeakBuffer<TransportEvent>()
+        buffer = MessageBuffer(maxSize: configuration.maxBufferSize, strategy: configuration.strategy,
+                               highWaterMark: configuration.highWaterMark) { signal in
+            forward.buffer?.insertOutOfBand(signal == .backpressure ? .backpressure : .drain)
+        }
+        forward.buffer = buffer
+    }
+
+    public var events: AsyncStream<TransportEvent> {
+        let buffer = self.buffer
+        return AsyncStream { await buffer.take() }
+    }
+
+    public var droppedCount: Int { buffer.droppedCount }
+
+    public func connect() {
+        state.withLock { s in
+            guard s.task == nil, !s.closed else { return }
+            s.task = Task {
+                await ReconnectLoop.run(
+                    policy: self.configuration.reconnect, buffer: self.buffer,
+                    isClosed: { self.state.withLock { $0.closed } },
+                    deliveredLastAttempt: { self.state.withLock { $0.delivered } },
+                    serverRetry: { nil },
+                    attempt: { _ in await self.connectOnce() })
+            }
+        }
+    }
+
+    public func close() {
+        let (connection, abort) = state.withLock { s in
+            s.closed = true
+            return (s.connection, s.abort)
+        }
+        loop.execute {
+            connection?.value.close()
+            abort?()
+        }
+    }
+
+    public func pause() { setPaused(true) }
+    public func resume() { setPaused(false) }
+
+    private func setPaused(_ paused: Bool) {
+        let connection = state.withLock { s -> UnsafeSendable<HTTP1ClientConnection>? in
+            s.paused = paused
+            return s.connection
+        }
+        loop.execute { paused ? connection?.value.pauseReading() : connection?.value.resumeReading() }
+    }
+
+    private func connectOnce() async -> AttemptOutcome {
+        var head = "GET \(endpoint.target) HTTP/1.1\r\nHost: \(endpoint.authority)\r\n"
+        for (name, value) in configuration.headers { head += "\(name): \(value)\r\n" }
+        head += "\r\n"
+        let request = Array(head.utf8)
+        let tls = configuration.tls ?? (endpoint.secure ? try? ClientTLS() : nil)
+        let gate = AttemptGate()
+        let finish: @Sendable (AttemptOutcome) -> Void = { gate.finish($0) }
+        state.withLock { $0.abort = { finish(.failure(.transport("closed"), nil)) } }
+        if state.withLock({ $0.closed }) { return .failure(.transport("closed"), nil) }
+        let loop = self.loop
+        let endpoint = self.endpoint
+        loop.execute {
+            let session = StreamSession(transport: self, finish: finish)
+            let connection = HTTP1ClientConnection(loop: loop, endpoint: endpoint, request: request, tls: tls) { event in
+                session.handle(event)
+            }
+            session.connection = connection
+            let paused = self.state.withLock { s -> Bool in
+                s.connection = UnsafeSendable(connection)
+                s.delivered = 0
+                return s.paused
+            }
+            connection.start()
+            if paused { connection.pauseReading() }
+        }
+        let outcome = await gate.wait()
+        state.withLock {
+            $0.connection = nil
+            $0.abort = nil
+        }
+        return outcome
+    }
+
+    /// One response's body, on the loop thread.
+    private final class StreamSession: @unchecked Sendable {
+        let transport: HTTPStreamTransport
+        let finish: @Sendable (AttemptOutcome) -> Void
+        var connection: HTTP1ClientConnection? { didSet { if let connection { delivery.attach(connection) } } }
+        var line: [UInt8] = []
+        let delivery: BufferedDelivery
+
+        init(transport: HTTPStreamTransport, finish: @escaping @Sendable (AttemptOutcome) -> Void) {
+            self.transport = transport
+            self.finish = finish
+            delivery = BufferedDelivery(
+                buffer: transport.buffer, loop: transport.loop,
+                userPaused: { transport.state.withLock { $0.paused } },
+                counted: { n in transport.state.withLock { $0.delivered += n } })
+        }
+
+        private func deliver(_ events: [TransportEvent]) { delivery.deliver(events) }
+
+        func handle(_ event: HTTP1ClientConnection.Event) {
+            switch event {
+            case .connected:
+                break
+            case .head(let status, let headers):
+                if (200..<300).contains(status) {
+                    transport.buffer.insertOutOfBand(.connected)
+                } else {
+                    let retryAfter = headers.first { $0.name.lowercased() == "retry-after" }.flatMap { Int($0.value) }.map { Duration.seconds($0) }
+                    end(.failure(.status(status, retryAfter: retryAfter),
+                                 TransportError(message: "server answered \(status)", statusCode: status, recoverable: false, attempt: 0)))
+                }
+            case .body(let bytes):
+                guard transport.configuration.framing == .lines else { return deliver([.message(.binary(bytes))]) }
+                var records: [TransportEvent] = []
+                for byte in bytes {
+                    if byte == 0x0A {
+                        if line.last == 0x0D { line.removeLast() }
+                        records.append(.message(.text(String(decoding: line, as: UTF8.self))))
+                        line.removeAll(keepingCapacity: true)
+                    } else {
+                        line.append(byte)
+                        if line.count > transport.configuration.maxLineLength {
+                            deliver(records)
+                            return end(.failure(.transport("line too long"),
+                                                TransportError(message: "a line over \(transport.configuration.maxLineLength) bytes", statusCode: nil, recoverable: false, attempt: 0)))
+                        }
+                    }
+                }
+                deliver(records)
+            case .end:
+                if !line.isEmpty { deliver([.message(.text(String(decoding: line, as: UTF8.self)))]) }
+                end(.failure(.ended, nil))
+            case .failed(let reason):
+                end(.failure(.transport(reason), TransportError(message: reason, statusCode: nil, recoverable: false, attempt: 0)))
+            }
+        }
+
+        private func end(_ outcome: AttemptOutcome) {
+            connection?.close()
+            let doomed = connection.map(UnsafeSendable.init)
+            connection = nil
+            transport.loop.execute { _ = doomed }
+            finish(outcome)
+        }
+    }
+}
