@@ -151,7 +151,9 @@ import Testing
             try await Task.sleep(for: .milliseconds(200))
             #expect(sse.droppedCount == 0)
             let events = await Self.collect(sse) { $0.last == .closed }
-            #expect(Self.ids(events) == (1...3000).map(String.init))
+            let ids = Self.ids(events)
+            let lifecycle = events.filter { if case .event = $0 { false } else { true } }
+            #expect(ids.count == 3000 && ids == (1...3000).map(String.init), "got \(ids.count) ids; lifecycle \(lifecycle)")
             #expect(events.contains(.backpressure))
             #expect(events.contains(.drain))
         }

@@ -10,6 +10,7 @@ final class BufferedDelivery {
     private weak var connection: HTTP1ClientConnection?
     private let userPaused: () -> Bool
     private let counted: (Int) -> Void
+    private var whenEmpty: (() -> Void)?
 
     init(buffer: MessageBuffer<TransportEvent>, loop: EventLoop, userPaused: @escaping () -> Bool, counted: @escaping (Int) -> Void) {
         self.buffer = buffer
@@ -36,6 +37,16 @@ final class BufferedDelivery {
             }
             pending.removeFirst()
         }
+        if let action = whenEmpty {
+            whenEmpty = nil
+            action()
+        }
+    }
+
+    /// Runs `action` once every event handed over so far is in the buffer: a connection's end must
+    /// not overtake the events it carried.
+    func afterDelivery(_ action: @escaping () -> Void) {
+        if pending.isEmpty { action() } else { whenEmpty = action }
     }
 
     private func resume() {

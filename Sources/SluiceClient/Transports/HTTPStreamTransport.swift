@@ -159,6 +159,7 @@ public final class HTTPStreamTransport: Sendable {
         private func deliver(_ events: [TransportEvent]) { delivery.deliver(events) }
 
         func handle(_ event: HTTP1ClientConnection.Event) {
+            if ended { return }
             switch event {
             case .connected:
                 break
@@ -196,7 +197,19 @@ public final class HTTPStreamTransport: Sendable {
             }
         }
 
+        /// Set by the first `end`: later events of the same read (e.g. the response's end right after a
+        /// done sentinel) must not replace the outcome.
+        private var ended = false
+
         private func end(_ outcome: AttemptOutcome) {
+            guard !ended else { return }
+            ended = true
+            // Stop reading now; report the end only after the events already parsed are delivered.
+            connection?.pauseReading()
+            delivery.afterDelivery { self.finishEnd(outcome) }
+        }
+
+        private func finishEnd(_ outcome: AttemptOutcome) {
             connection?.close()
             let doomed = connection.map(UnsafeSendable.init)
             connection = nil

@@ -190,6 +190,7 @@ public final class SSETransport: Sendable {
         private func deliver(_ events: [TransportEvent]) { delivery.deliver(events) }
 
         func handle(_ event: HTTP1ClientConnection.Event) {
+            if ended { return }
             switch event {
             case .connected:
                 break
@@ -237,7 +238,19 @@ public final class SSETransport: Sendable {
             }
         }
 
+        /// Set by the first `end`: later events of the same read (e.g. the response's end right after a
+        /// done sentinel) must not replace the outcome.
+        private var ended = false
+
         private func end(_ outcome: Outcome) {
+            guard !ended else { return }
+            ended = true
+            // Stop reading now; report the end only after the events already parsed are delivered.
+            connection?.pauseReading()
+            delivery.afterDelivery { self.finishEnd(outcome) }
+        }
+
+        private func finishEnd(_ outcome: Outcome) {
             connection?.close()
             // The connection's callback holds this session: break the cycle, but release the
             // connection on the next turn, since this may run inside its own callback.

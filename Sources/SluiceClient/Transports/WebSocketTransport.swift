@@ -326,6 +326,12 @@ final class WebSocketClientSession {
         guard !ended else { return }
         ended = true
         heartbeat.cancel()
+        // Stop reading now; report the end only after the messages already parsed are delivered.
+        connection?.pauseReading()
+        delivery.afterDelivery { self.finishEnd(outcome) }
+    }
+
+    private func finishEnd(_ outcome: AttemptOutcome) {
         connection?.close()
         // Released on the next turn: this may run inside the connection's own callback.
         let doomed = connection.map(UnsafeSendable.init)
