@@ -10,13 +10,14 @@ struct ListenCommand: AsyncParsableCommand {
         discussion: """
             Reconnects with backoff and resumes after Last-Event-ID. Exits 0 when the stream is done
             (done sentinel, --max-events, 204) and non-zero on a fatal error (e.g. 401, 404, TLS).
-            Transports: sse and ws (the default follows the URL scheme); HTTP stream and long poll follow.
+            Transports: sse, ws (the default for ws:// URLs) and stream (a streamed body, one record per
+            line); long poll follows.
             """)
 
     @Argument(help: "http(s) URL of an event stream, or ws(s) URL of a WebSocket.")
     var url: String
 
-    @Option(help: "sse or ws (default: ws for ws:// and wss:// URLs, else sse).")
+    @Option(help: "sse, ws or stream (default: ws for ws:// and wss:// URLs, else sse).")
     var transport: String?
 
     @Option(name: .customLong("header"), help: "Extra request header, 'Name: value' (repeatable).")
@@ -59,8 +60,8 @@ struct ListenCommand: AsyncParsableCommand {
     var insecure = false
 
     func validate() throws {
-        guard ["sse", "ws"].contains(chosenTransport) else {
-            throw ValidationError("--transport \(chosenTransport) is not available yet (sse, ws)")
+        guard ["sse", "ws", "stream"].contains(chosenTransport) else {
+            throw ValidationError("--transport \(chosenTransport) is not available yet (sse, ws, stream)")
         }
         guard ["text", "json"].contains(format) else { throw ValidationError("--format is text or json") }
         guard Self.strategies[strategy] != nil else { throw ValidationError("unknown --strategy \(strategy)") }
@@ -103,6 +104,17 @@ struct ListenCommand: AsyncParsableCommand {
             ws.connect()
             events = ws.events
             close = { ws.close() }
+        } else if chosenTransport == "stream" {
+            var configuration = HTTPStreamTransportConfiguration()
+            configuration.headers = extraHeaders
+            configuration.reconnect = policy
+            configuration.maxBufferSize = bufferSize
+            configuration.strategy = Self.strategies[strategy]!
+            configuration.tls = tls
+            let stream = try HTTPStreamTransport(url: url, configuration: configuration, loop: loop)
+            stream.connect()
+            events = stream.events
+            close = { stream.close() }
         } else {
             var configuration = SSETransportConfiguration()
             configuration.headers = extraHeaders

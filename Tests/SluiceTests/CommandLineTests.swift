@@ -61,6 +61,8 @@ import Testing
             let ws = try await run(Self.binary, ["listen", "ws://127.0.0.1:\(server.port)/ws/ticker?interval_ms=5&count=3"])
             #expect(ws.status == 0)
             #expect(ws.stdout == "{\"tick\":1}\n{\"tick\":2}\n{\"tick\":3}\n")
+            let ndjson = try await run(Self.binary, ["listen", "--transport", "stream", "--no-reconnect", "\(server.base)/ndjson?count=2&interval_ms=0"])
+            #expect(ndjson.stdout == "{\"seq\":1}\n{\"seq\":2}\n")
             let missing = try await run(Self.binary, ["listen", "\(server.base)/nope"])
             #expect(missing.status == 1)
             #expect(missing.stdout.contains("server answered 404"))
