@@ -32,7 +32,11 @@ import Testing
             try await queue.write(Array(repeating: 0, count: 8))  // 16 > 10: waits
             resumed.withLock { $0 = true }
         }
-        try await Task.sleep(for: .milliseconds(50))
+        // Wait (bounded) until the writer has queued and suspended; a busy machine may take a while.
+        let deadline = ContinuousClock.now + .seconds(10)
+        while queue.statistics.suspensions == 0 && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(5))
+        }
         #expect(resumed.withLock { $0 } == false)
         #expect(queue.statistics.suspensions == 1)
         #expect(queue.statistics.maxPendingBytes == 16)

@@ -54,18 +54,11 @@ public final class HTTPStreamTransport: Sendable {
         self.endpoint = endpoint
         self.configuration = configuration
         self.loop = loop
-        let forward = WeakBuffer<TransportEvent>()
-        buffer = MessageBuffer(maxSize: configuration.maxBufferSize, strategy: configuration.strategy,
-                               highWaterMark: configuration.highWaterMark) { signal in
-            forward.buffer?.insertOutOfBand(signal == .backpressure ? .backpressure : .drain)
-        }
-        forward.buffer = buffer
+        buffer = .forTransport(maxSize: configuration.maxBufferSize, strategy: configuration.strategy,
+                               highWaterMark: configuration.highWaterMark)
     }
 
-    public var events: AsyncStream<TransportEvent> {
-        let buffer = self.buffer
-        return AsyncStream { await buffer.take() }
-    }
+    public var events: AsyncStream<TransportEvent> { buffer.stream }
 
     public var droppedCount: Int { buffer.droppedCount }
 
@@ -140,23 +133,17 @@ public final class HTTPStreamTransport: Sendable {
     }
 
     /// One response's body, on the loop thread.
-    private final class StreamSession: @unchecked Sendable {
+    private final class StreamSession: ClientAttempt, @unchecked Sendable {
         let transport: HTTPStreamTransport
-        let finish: @Sendable (AttemptOutcome) -> Void
-        var connection: HTTP1ClientConnection? { didSet { if let connection { delivery.attach(connection) } } }
         var line: [UInt8] = []
-        let delivery: BufferedDelivery
 
         init(transport: HTTPStreamTransport, finish: @escaping @Sendable (AttemptOutcome) -> Void) {
             self.transport = transport
-            self.finish = finish
-            delivery = BufferedDelivery(
+            super.init(loop: transport.loop, delivery: BufferedDelivery(
                 buffer: transport.buffer, loop: transport.loop,
                 userPaused: { transport.state.withLock { $0.paused } },
-                counted: { n in transport.state.withLock { $0.delivered += n } })
+                counted: { n in transport.state.withLock { $0.delivered += n } }), finish: finish)
         }
-
-        private func deliver(_ events: [TransportEvent]) { delivery.deliver(events) }
 
         func handle(_ event: HTTP1ClientConnection.Event) {
             if ended { return }
@@ -167,9 +154,7 @@ public final class HTTPStreamTransport: Sendable {
                 if (200..<300).contains(status) {
                     transport.buffer.insertOutOfBand(.connected)
                 } else {
-                    let retryAfter = headers.first { $0.name.lowercased() == "retry-after" }.flatMap { Int($0.value) }.map { Duration.seconds($0) }
-                    end(.failure(.status(status, retryAfter: retryAfter),
-                                 TransportError(message: "server answered \(status)", statusCode: status, recoverable: false, attempt: 0)))
+                    endWithStatus(status, headers: headers)
                 }
             case .body(let bytes):
                 guard transport.configuration.framing == .lines else { return deliver([.message(.binary(bytes))]) }
@@ -183,8 +168,7 @@ public final class HTTPStreamTransport: Sendable {
                         line.append(byte)
                         if line.count > transport.configuration.maxLineLength {
                             deliver(records)
-                            return end(.failure(.transport("line too long"),
-                                                TransportError(message: "a line over \(transport.configuration.maxLineLength) bytes", statusCode: nil, recoverable: false, attempt: 0)))
+                            return endWithTransportFailure("a line over \(transport.configuration.maxLineLength) bytes")
                         }
                     }
                 }
@@ -193,28 +177,8 @@ public final class HTTPStreamTransport: Sendable {
                 if !line.isEmpty { deliver([.message(.text(String(decoding: line, as: UTF8.self)))]) }
                 end(.failure(.ended, nil))
             case .failed(let reason):
-                end(.failure(.transport(reason), TransportError(message: reason, statusCode: nil, recoverable: false, attempt: 0)))
+                endWithTransportFailure(reason)
             }
-        }
-
-        /// Set by the first `end`: later events of the same read (e.g. the response's end right after a
-        /// done sentinel) must not replace the outcome.
-        private var ended = false
-
-        private func end(_ outcome: AttemptOutcome) {
-            guard !ended else { return }
-            ended = true
-            // Stop reading now; report the end only after the events already parsed are delivered.
-            connection?.pauseReading()
-            delivery.afterDelivery { self.finishEnd(outcome) }
-        }
-
-        private func finishEnd(_ outcome: AttemptOutcome) {
-            connection?.close()
-            let doomed = connection.map(UnsafeSendable.init)
-            connection = nil
-            transport.loop.execute { _ = doomed }
-            finish(outcome)
         }
     }
 }

@@ -60,22 +60,13 @@ public final class SSETransport: Sendable {
         self.endpoint = endpoint
         self.configuration = configuration
         self.loop = loop
-        let forward = WeakBuffer<TransportEvent>()
-        buffer = MessageBuffer(maxSize: configuration.maxBufferSize, strategy: configuration.strategy,
-                               highWaterMark: configuration.highWaterMark) { signal in
-            // Signals go through the same buffer, never blocking (they are not events).
-            let event: TransportEvent = signal == .backpressure ? .backpressure : .drain
-            forward.buffer?.offerControl(event)
-        }
-        forward.buffer = buffer
+        buffer = .forTransport(maxSize: configuration.maxBufferSize, strategy: configuration.strategy,
+                               highWaterMark: configuration.highWaterMark)
         state.withLock { $0.lastEventID = configuration.lastEventID ?? "" }
     }
 
     /// Everything the transport reports; ends after `.closed`.
-    public var events: AsyncStream<TransportEvent> {
-        let buffer = self.buffer
-        return AsyncStream { await buffer.take() }
-    }
+    public var events: AsyncStream<TransportEvent> { buffer.stream }
 
     /// The id a reconnection resumes after.
     public var lastEventID: String { state.withLock { $0.lastEventID } }
@@ -170,24 +161,25 @@ public final class SSETransport: Sendable {
     }
 
     /// One connection's parsing, on the loop thread.
-    private final class SSESession: @unchecked Sendable {
+    private final class SSESession: ClientAttempt, @unchecked Sendable {
         let transport: SSETransport
-        let finish: @Sendable (Outcome) -> Void
-        var connection: HTTP1ClientConnection? { didSet { if let connection { delivery.attach(connection) } } }
         var parser: SSEParser
-        let delivery: BufferedDelivery
 
         init(transport: SSETransport, finish: @escaping @Sendable (Outcome) -> Void) {
             self.transport = transport
-            self.finish = finish
             parser = SSEParser(lastEventID: transport.state.withLock { $0.lastEventID })
             // Delivered counts are kept by `handle` (it knows which outputs are events).
-            delivery = BufferedDelivery(
+            super.init(loop: transport.loop, delivery: BufferedDelivery(
                 buffer: transport.buffer, loop: transport.loop,
-                userPaused: { transport.state.withLock { $0.paused } }, counted: { _ in })
+                userPaused: { transport.state.withLock { $0.paused } }, counted: { _ in }), finish: finish)
         }
 
-        private func deliver(_ events: [TransportEvent]) { delivery.deliver(events) }
+        override func willEnd() {
+            transport.state.withLock {
+                $0.connection = nil
+                $0.abort = nil
+            }
+        }
 
         func handle(_ event: HTTP1ClientConnection.Event) {
             if ended { return }
@@ -199,9 +191,7 @@ public final class SSETransport: Sendable {
                 if status == 204 {
                     end(.failure(.noContent, nil))
                 } else if !(200..<300).contains(status) {
-                    let retryAfter = header("retry-after").flatMap { Int($0) }.map { Duration.seconds($0) }
-                    end(.failure(.status(status, retryAfter: retryAfter),
-                                 TransportError(message: "server answered \(status)", statusCode: status, recoverable: false, attempt: 0)))
+                    endWithStatus(status, headers: headers)
                 } else if !(header("content-type") ?? "").lowercased().hasPrefix("text/event-stream") {
                     // WHATWG: a wrong content type fails the connection for good.
                     end(.failure(.status(415, retryAfter: nil),
@@ -234,41 +224,8 @@ public final class SSETransport: Sendable {
             case .end:
                 end(.failure(.ended, nil))
             case .failed(let reason):
-                end(.failure(.transport(reason), TransportError(message: reason, statusCode: nil, recoverable: false, attempt: 0)))
+                endWithTransportFailure(reason)
             }
         }
-
-        /// Set by the first `end`: later events of the same read (e.g. the response's end right after a
-        /// done sentinel) must not replace the outcome.
-        private var ended = false
-
-        private func end(_ outcome: Outcome) {
-            guard !ended else { return }
-            ended = true
-            // Stop reading now; report the end only after the events already parsed are delivered.
-            connection?.pauseReading()
-            delivery.afterDelivery { self.finishEnd(outcome) }
-        }
-
-        private func finishEnd(_ outcome: Outcome) {
-            connection?.close()
-            // The connection's callback holds this session: break the cycle, but release the
-            // connection on the next turn, since this may run inside its own callback.
-            let doomed = connection.map(UnsafeSendable.init)
-            connection = nil
-            transport.loop.execute { _ = doomed }
-            transport.state.withLock {
-                $0.connection = nil
-                $0.abort = nil
-            }
-            finish(outcome)
-        }
-    }
-}
-
-extension MessageBuffer where Element == TransportEvent {
-    /// Backpressure and drain signals bypass the bound: they must be neither lost nor blocking.
-    func offerControl(_ event: TransportEvent) {
-        insertOutOfBand(event)
     }
 }

@@ -62,18 +62,11 @@ public final class WebSocketTransport: Sendable {
         self.endpoint = endpoint
         self.configuration = configuration
         self.loop = loop
-        let forward = WeakBuffer<TransportEvent>()
-        buffer = MessageBuffer(maxSize: configuration.maxBufferSize, strategy: configuration.strategy,
-                               highWaterMark: configuration.highWaterMark) { signal in
-            forward.buffer?.insertOutOfBand(signal == .backpressure ? .backpressure : .drain)
-        }
-        forward.buffer = buffer
+        buffer = .forTransport(maxSize: configuration.maxBufferSize, strategy: configuration.strategy,
+                               highWaterMark: configuration.highWaterMark)
     }
 
-    public var events: AsyncStream<TransportEvent> {
-        let buffer = self.buffer
-        return AsyncStream { await buffer.take() }
-    }
+    public var events: AsyncStream<TransportEvent> { buffer.stream }
 
     /// The subprotocol the server chose on the current connection.
     public var subprotocol: String? { state.withLock { $0.subprotocol } }
@@ -98,7 +91,7 @@ public final class WebSocketTransport: Sendable {
 
     /// Sends a value as a JSON text message.
     public func send<T: Encodable & Sendable>(json value: T) async throws {
-        try send(.text, Array(try JSONText.encode(value).utf8))
+        try send(.text, Array(try JSONTextEncoder.encode(value).utf8))
     }
 
     /// Closes with a close frame (code and reason), then reports `.closed`; no reconnection.
@@ -155,34 +148,20 @@ public final class WebSocketTransport: Sendable {
     }
 }
 
-/// JSON for `send(json:)`, without pulling Foundation into the transport's public surface.
-enum JSONText {
-    static func encode<T: Encodable>(_ value: T) throws -> String {
-        try JSONTextEncoder.encode(value)
-    }
-}
-
 /// One WebSocket connection of a transport, on the loop thread.
-final class WebSocketClientSession {
+final class WebSocketClientSession: ClientAttempt {
     private let transport: WebSocketTransport
-    private let loop: EventLoop
-    private let finish: @Sendable (AttemptOutcome) -> Void
-    private var connection: HTTP1ClientConnection?
     private let key: String
     private var parser = WebSocketFrameParser(role: .client)
     private var assembler: WebSocketMessageAssembler
     private var deflater: MessageDeflater?
     private var open = false
     private var closeSent = false
-    private let delivery: BufferedDelivery
     private let heartbeat: LoopTimer
     private var pingOutstanding = false
-    private var ended = false
 
     init(transport: WebSocketTransport, loop: EventLoop, finish: @escaping @Sendable (AttemptOutcome) -> Void) {
         self.transport = transport
-        self.loop = loop
-        self.finish = finish
         var nonce = [UInt8](repeating: 0, count: 16)
         for i in nonce.indices { nonce[i] = UInt8.random(in: 0...255) }
         var encoded = [UInt8](repeating: 0, count: 32)
@@ -190,10 +169,10 @@ final class WebSocketClientSession {
         key = String(decoding: encoded[..<Int(n)], as: UTF8.self)
         assembler = WebSocketMessageAssembler(maxMessageSize: transport.configuration.maxMessageSize)
         heartbeat = LoopTimer(loop: loop)
-        delivery = BufferedDelivery(
+        super.init(loop: loop, delivery: BufferedDelivery(
             buffer: transport.buffer, loop: loop,
             userPaused: { transport.state.withLock { $0.paused } },
-            counted: { n in transport.state.withLock { $0.delivered += n } })
+            counted: { n in transport.state.withLock { $0.delivered += n } }), finish: finish)
     }
 
     func start(paused: Bool) {
@@ -210,7 +189,6 @@ final class WebSocketClientSession {
             self.handle(event)
         }
         self.connection = connection
-        delivery.attach(connection)
         connection.start()
         if paused { connection.pauseReading() }
     }
@@ -221,15 +199,13 @@ final class WebSocketClientSession {
     }
 
     private func handle(_ event: HTTP1ClientConnection.Event) {
+        if ended { return }
         switch event {
         case .connected:
             break
         case .head(let status, let headers):
             let header = { (name: String) in headers.first { $0.name.lowercased() == name }?.value }
-            guard status == 101 else {
-                return end(.failure(.status(status, retryAfter: header("retry-after").flatMap { Int($0) }.map { .seconds($0) }),
-                                    TransportError(message: "server answered \(status)", statusCode: status, recoverable: false, attempt: 0)))
-            }
+            guard status == 101 else { return endWithStatus(status, headers: headers) }
             guard header("sec-websocket-accept") == WebSocketHandshake.acceptKey(for: key) else {
                 return end(.failure(.status(400, retryAfter: nil),
                                     TransportError(message: "handshake: wrong Sec-WebSocket-Accept", statusCode: 101, recoverable: false, attempt: 0)))
@@ -273,7 +249,7 @@ final class WebSocketClientSession {
         case .end:
             end(.failure(.ended, nil))
         case .failed(let reason):
-            end(.failure(.transport(reason), TransportError(message: reason, statusCode: nil, recoverable: false, attempt: 0)))
+            endWithTransportFailure(reason)
         }
     }
 
@@ -302,8 +278,6 @@ final class WebSocketClientSession {
         connection?.send(WebSocketFrameEncoder.encode(frame, maskingKey: key))
     }
 
-    private func deliver(_ events: [TransportEvent]) { delivery.deliver(events) }
-
     private func scheduleHeartbeat() {
         guard let interval = transport.configuration.heartbeatInterval else { return }
         heartbeat.schedule(after: interval) { [weak self] in
@@ -322,21 +296,5 @@ final class WebSocketClientSession {
         }
     }
 
-    private func end(_ outcome: AttemptOutcome) {
-        guard !ended else { return }
-        ended = true
-        heartbeat.cancel()
-        // Stop reading now; report the end only after the messages already parsed are delivered.
-        connection?.pauseReading()
-        delivery.afterDelivery { self.finishEnd(outcome) }
-    }
-
-    private func finishEnd(_ outcome: AttemptOutcome) {
-        connection?.close()
-        // Released on the next turn: this may run inside the connection's own callback.
-        let doomed = connection.map(UnsafeSendable.init)
-        connection = nil
-        loop.execute { _ = doomed }
-        finish(outcome)
-    }
+    override func willEnd() { heartbeat.cancel() }
 }

@@ -1,0 +1,58 @@
+import SluiceCore
+
+/// One connection attempt of a transport, on the loop thread: owns the connection and the ordered
+/// hand-off of events, and reports how the attempt ended exactly once, after the events it carried.
+/// Each transport's session (SSE, WebSocket, HTTP stream) subclasses it with its own parsing.
+class ClientAttempt {
+    let loop: EventLoop
+    let delivery: BufferedDelivery
+    private let finish: @Sendable (AttemptOutcome) -> Void
+    var connection: HTTP1ClientConnection? {
+        didSet { if let connection { delivery.attach(connection) } }
+    }
+    /// Set by the first `end`: later events of the same read (e.g. the response's end right after a
+    /// done sentinel) must not replace the outcome.
+    private(set) var ended = false
+
+    init(loop: EventLoop, delivery: BufferedDelivery, finish: @escaping @Sendable (AttemptOutcome) -> Void) {
+        self.loop = loop
+        self.delivery = delivery
+        self.finish = finish
+    }
+
+    func deliver(_ events: [TransportEvent]) { delivery.deliver(events) }
+
+    /// Stops reading now; reports `outcome` once every event already parsed is in the buffer.
+    func end(_ outcome: AttemptOutcome) {
+        guard !ended else { return }
+        ended = true
+        willEnd()
+        connection?.pauseReading()
+        delivery.afterDelivery { self.finishEnd(outcome) }
+    }
+
+    /// A subclass's last word before the connection goes (e.g. stop its timers).
+    func willEnd() {}
+
+    private func finishEnd(_ outcome: AttemptOutcome) {
+        connection?.close()
+        // The connection's callback holds this attempt: break the cycle, but release the connection
+        // on the next turn, since this may run inside its own callback.
+        let doomed = connection.map(UnsafeSendable.init)
+        connection = nil
+        loop.execute { _ = doomed }
+        finish(outcome)
+    }
+
+    /// The usual failure for a non-2xx answer, with `Retry-After` when present.
+    func endWithStatus(_ status: Int, headers: [HTTP1Header]) {
+        let retryAfter = headers.first { $0.name.lowercased() == "retry-after" }.flatMap { Int($0.value) }.map { Duration.seconds($0) }
+        end(.failure(.status(status, retryAfter: retryAfter),
+                     TransportError(message: "server answered \(status)", statusCode: status, recoverable: false, attempt: 0)))
+    }
+
+    /// The usual failure for a broken transport.
+    func endWithTransportFailure(_ reason: String) {
+        end(.failure(.transport(reason), TransportError(message: reason, statusCode: nil, recoverable: false, attempt: 0)))
+    }
+}
