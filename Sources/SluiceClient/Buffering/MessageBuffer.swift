@@ -39,7 +39,6 @@ public final class MessageBuffer<Element: Sendable>: @unchecked Sendable {
     private var above = false
     private var finished = false
     private var reader: CheckedContinuation<Element?, Never>?
-    private var writers = Deque<CheckedContinuation<Void, Never>>()
     private var spaceCallbacks: [@Sendable () -> Void] = []
 
     public init(maxSize: Int, strategy: BufferStrategy, highWaterMark: Int? = nil, onSignal: @escaping @Sendable (Signal) -> Void = { _ in }) {
@@ -57,47 +56,14 @@ public final class MessageBuffer<Element: Sendable>: @unchecked Sendable {
 
     /// Adds a message; with `.block` waits while the buffer is full.
     public func put(_ element: Element) async {
+        // `offer`, and when it finds no room, wait for the room it promises to announce.
         while true {
-            var signal: Signal?
-            var reader: CheckedContinuation<Element?, Never>?
-            let stored = lock.withLock { () -> Bool in
-                if finished { return true }
-                if let waiting = self.reader {
-                    self.reader = nil
-                    reader = waiting
-                    return true
+            let stored = await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
+                if offer(element, whenSpace: { continuation.resume(returning: false) }) {
+                    continuation.resume(returning: true)
                 }
-                if inBand >= maxSize && strategy != .unlimited {
-                    switch strategy {
-                    case .dropOldest:
-                        dropOldestCounted()
-                    case .dropNewest:
-                        dropped += 1
-                        return true
-                    case .block:
-                        return false
-                    case .unlimited:
-                        break
-                    }
-                }
-                append(element)
-                if !above && inBand >= highWaterMark {
-                    above = true
-                    signal = .backpressure
-                }
-                return true
             }
-            if let reader { reader.resume(returning: element) }
-            if let signal { onSignal(signal) }
             if stored { return }
-            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                let wait = lock.withLock { () -> Bool in
-                    if finished || inBand < maxSize { return false }
-                    writers.append(continuation)
-                    return true
-                }
-                if !wait { continuation.resume() }
-            }
         }
     }
 
@@ -173,7 +139,7 @@ public final class MessageBuffer<Element: Sendable>: @unchecked Sendable {
         await withCheckedContinuation { (continuation: CheckedContinuation<Element?, Never>) in
             var signal: Signal?
             var space: [@Sendable () -> Void] = []
-            let (outcome, writer) = lock.withLock { () -> (Element??, CheckedContinuation<Void, Never>?) in
+            let outcome = lock.withLock { () -> Element?? in
                 if let entry = items.popFirst() {
                     let element = entry.value
                     if entry.counted { inBand -= 1 }
@@ -182,13 +148,12 @@ public final class MessageBuffer<Element: Sendable>: @unchecked Sendable {
                         signal = .drain
                     }
                     swap(&space, &spaceCallbacks)
-                    return (.some(element), writers.popFirst())
+                    return .some(element)
                 }
-                if finished { return (.some(nil), nil) }
+                if finished { return .some(nil) }
                 reader = continuation
-                return (nil, nil)
+                return nil
             }
-            writer?.resume()
             for callback in space { callback() }
             if let signal { onSignal(signal) }
             if let outcome { continuation.resume(returning: outcome) }
@@ -197,12 +162,12 @@ public final class MessageBuffer<Element: Sendable>: @unchecked Sendable {
 
     /// No more messages will be put; takers get the rest, then nil.
     public func finish() {
-        let (reader, writers) = lock.withLock { () -> (CheckedContinuation<Element?, Never>?, Deque<CheckedContinuation<Void, Never>>) in
+        let (reader, waiting) = lock.withLock { () -> (CheckedContinuation<Element?, Never>?, [@Sendable () -> Void]) in
             finished = true
-            defer { self.reader = nil; self.writers = [] }
-            return (items.isEmpty ? self.reader : nil, self.writers)
+            defer { self.reader = nil; spaceCallbacks = [] }
+            return (items.isEmpty ? self.reader : nil, spaceCallbacks)
         }
         reader?.resume(returning: nil)
-        for writer in writers { writer.resume() }
+        for callback in waiting { callback() }  // blocked producers return: nothing more is taken
     }
 }
