@@ -132,6 +132,8 @@ struct ListenCommand: AsyncParsableCommand {
         var received = 0
         var fatal = false
         for await event in events {
+            // Events already buffered when --max-events closed the transport are not printed.
+            if let maxEvents, received >= maxEvents, event.isData { continue }
             if let line = line(for: event) {
                 print(line)
                 fflush(nil)
@@ -180,5 +182,15 @@ struct ListenCommand: AsyncParsableCommand {
         }
         let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
         return String(decoding: data, as: UTF8.self)
+    }
+}
+
+extension TransportEvent {
+    /// An event or message (not a lifecycle report).
+    var isData: Bool {
+        switch self {
+        case .event, .message: true
+        default: false
+        }
     }
 }
