@@ -8,6 +8,7 @@ let package = Package(
         .library(name: "SluiceCore", targets: ["SluiceCore"]),
         .library(name: "Sluice", targets: ["Sluice"]),
         .library(name: "SluiceClient", targets: ["SluiceClient"]),
+        .library(name: "SluiceAI", targets: ["SluiceAI"]),
         .executable(name: "sluice", targets: ["sluice"]),
     ],
     dependencies: [
@@ -47,7 +48,7 @@ let package = Package(
         .target(
             name: "Sluice",
             dependencies: [
-                "SluiceCore", "CLibevent", "CSluiceShims", "CNGHTTP2", "COpenSSL",
+                "SluiceCore", "SluiceAI", "CLibevent", "CSluiceShims", "CNGHTTP2", "COpenSSL",
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -59,10 +60,12 @@ let package = Package(
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "DequeModule", package: "swift-collections"),
             ]),
+        // LLM streams: the accumulator (decoders per provider dialect) and the mock providers' wire formats.
+        .target(name: "SluiceAI", dependencies: ["SluiceCore"]),
         .executableTarget(
             name: "sluice",
             dependencies: [
-                "Sluice", "SluiceClient", "SluiceCore",
+                "Sluice", "SluiceClient", "SluiceCore", "SluiceAI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -73,10 +76,11 @@ let package = Package(
 
         .testTarget(name: "SluiceCoreTests", dependencies: ["SluiceCore"]),
         .testTarget(name: "SluiceClientTests", dependencies: ["SluiceClient", "SluiceCore"]),
+        .testTarget(name: "SluiceAITests", dependencies: ["SluiceAI", "SluiceCore"]),
         .testTarget(
             name: "SluiceTests",
             dependencies: [
-                "Sluice", "SluiceCore", "SluiceClient",
+                "Sluice", "SluiceCore", "SluiceClient", "SluiceAI",
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
             ]),

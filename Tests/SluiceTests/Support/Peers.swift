@@ -1,4 +1,5 @@
 import Foundation
+import SluiceCore
 
 /// The package root, for scripts and the test venv.
 let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
@@ -11,7 +12,11 @@ struct ProcessResult: Sendable {
 }
 
 /// Runs a peer program to completion (on a thread of its own) and returns its raw output.
-func runBytes(_ executable: String, _ arguments: [String]) async throws -> (stdout: [UInt8], stderr: [UInt8], status: Int32) {
+///
+/// Both pipes are drained at once (a child that fills its stderr pipe while we wait for stdout's end
+/// would otherwise block forever), and a child still running after `deadline` is killed and reported
+/// with what it printed, so a hung peer fails its test instead of stalling the suite.
+func runBytes(_ executable: String, _ arguments: [String], deadline: Duration = .seconds(120)) async throws -> (stdout: [UInt8], stderr: [UInt8], status: Int32) {
     try await blocking {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
@@ -21,9 +26,34 @@ func runBytes(_ executable: String, _ arguments: [String]) async throws -> (stdo
         process.standardOutput = out
         process.standardError = err
         try process.run()
+        let stderrBox = Locked(Data())
+        let stderrDone = DispatchSemaphore(value: 0)
+        Thread {
+            stderrBox.withLock { $0 = err.fileHandleForReading.readDataToEndOfFile() }
+            stderrDone.signal()
+        }.start()
+        let killed = Locked(false)
+        let pid = process.processIdentifier
+        let watchdog = DispatchWorkItem {
+            guard process.isRunning else { return }
+            killed.withLock { $0 = true }
+            kill(pid, SIGKILL)
+        }
+        let seconds = Double(deadline.components.seconds) + Double(deadline.components.attoseconds) / 1e18
+        DispatchQueue.global().asyncAfter(deadline: .now() + seconds, execute: watchdog)
         let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        stderrDone.wait()
         process.waitUntilExit()
+        watchdog.cancel()
+        let stderr = stderrBox.withLock { $0 }
+        if killed.withLock({ $0 }) {
+            let command = ([executable] + arguments).joined(separator: " ")
+            throw TestFailure("""
+                \(command) still ran after \(deadline) and was killed
+                stdout: \(String(decoding: stdout.suffix(2000), as: UTF8.self))
+                stderr: \(String(decoding: stderr.suffix(2000), as: UTF8.self))
+                """)
+        }
         return ([UInt8](stdout), [UInt8](stderr), process.terminationStatus)
     }
 }
