@@ -59,6 +59,17 @@ struct ListenCommand: AsyncParsableCommand {
     @Flag(help: "Skip TLS certificate verification.")
     var insecure = false
 
+    @Option(help: ArgumentHelp(
+        "Accumulate an LLM stream: openai, anthropic or auto.",
+        discussion: "Shows text (stdout) and thinking (stderr) as they stream, then the final state as one JSON object; with --format json only the object. No reconnection: a completion is not replayed."))
+    var accumulate: String?
+
+    @Option(help: "Request body: JSON text, or @FILE to read it from a file (implies POST).")
+    var data: String?
+
+    @Option(help: "Request method (default GET, or POST with --data).")
+    var method: String?
+
     func validate() throws {
         guard ["sse", "ws", "stream"].contains(chosenTransport) else {
             throw ValidationError("--transport \(chosenTransport) is not available yet (sse, ws, stream)")
@@ -68,6 +79,21 @@ struct ListenCommand: AsyncParsableCommand {
         guard ClientEndpoint(url: url) != nil else { throw ValidationError("not an http(s) or ws(s) URL: \(url)") }
         for header in headers where !header.contains(":") { throw ValidationError("--header needs 'Name: value'") }
         if let maxEvents, maxEvents < 1 { throw ValidationError("--max-events must be at least 1") }
+        if let accumulate, AccumulatedOutput.dialects(accumulate) == nil {
+            throw ValidationError("--accumulate is openai, anthropic or auto")
+        }
+        if (data != nil || method != nil || accumulate != nil) && chosenTransport != "sse" {
+            throw ValidationError("--data, --method and --accumulate go with the sse transport")
+        }
+    }
+
+    /// The request body of `--data`.
+    func requestBody() throws -> [UInt8]? {
+        guard let data else { return nil }
+        guard data.hasPrefix("@") else { return Array(data.utf8) }
+        do { return [UInt8](try Data(contentsOf: URL(fileURLWithPath: String(data.dropFirst())))) } catch {
+            throw ValidationError("--data \(data): \(error.localizedDescription)")
+        }
     }
 
     var chosenTransport: String {
@@ -80,7 +106,7 @@ struct ListenCommand: AsyncParsableCommand {
 
     func run() async throws {
         var policy = ReconnectPolicy(reconnectDelay: .milliseconds(reconnectDelayMs), maxReconnectDelay: .milliseconds(maxReconnectDelayMs))
-        policy.reconnect = !noReconnect
+        policy.reconnect = !noReconnect && accumulate == nil
         policy.maxReconnectAttempts = maxReconnectAttempts
         let extraHeaders = headers.map { header in
             let parts = header.split(separator: ":", maxSplits: 1)
@@ -124,10 +150,17 @@ struct ListenCommand: AsyncParsableCommand {
             configuration.strategy = Self.strategies[strategy]!
             configuration.reconnect = policy
             configuration.tls = tls
+            configuration.body = try requestBody()
+            configuration.method = method ?? (data == nil ? "GET" : "POST")
             let sse = try SSETransport(url: url, configuration: configuration, loop: loop)
             sse.connect()
             events = sse.events
             close = { sse.close() }
+        }
+        if let accumulate {
+            let ok = await AccumulatingListener(format: format, dialects: AccumulatedOutput.dialects(accumulate)!).run(events, close: close)
+            if !ok { throw ExitCode(1) }
+            return
         }
         var received = 0
         var fatal = false

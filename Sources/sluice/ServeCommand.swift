@@ -2,6 +2,7 @@ import ArgumentParser
 import Logging
 import ServiceLifecycle
 import Sluice
+import SluiceAI
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -9,7 +10,7 @@ import Glibc
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
-        abstract: "Serve the test endpoints (/sse, /stream, /ndjson, /health) and static files.",
+        abstract: "Serve the test endpoints (/sse, /stream, /ndjson, /health, /ws/*, mock LLM providers) and static files.",
         discussion: """
             The first line on standard output is `listening on http://HOST:PORT`, so scripts can read
             the port chosen for `--port 0`. SIGINT or SIGTERM shut down gracefully.
@@ -45,6 +46,11 @@ struct ServeCommand: AsyncParsableCommand {
     @Flag(help: "Serve HTTPS with a certificate generated in memory (prints its SHA-256 fingerprint).")
     var tlsSelfSigned = false
 
+    @Option(help: ArgumentHelp(
+        "JSON reply of the mock LLM endpoints (/v1/chat/completions, /v1/responses, /v1/messages).",
+        discussion: #"{"text": "…", "thinking": "…", "tool_calls": [{"name": "f", "arguments": {…}}]}; default: generated from the request's seed."#))
+    var aiScript: String?
+
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be in 0...65535") }
         if let loops, loops < 1 { throw ValidationError("--loops must be at least 1") }
@@ -64,7 +70,9 @@ struct ServeCommand: AsyncParsableCommand {
         let logger = Logger(label: "sluice")
 
         var router = Router()
-        router.addTestEndpoints()
+        router.addTestEndpoints(aiScript: try aiScript.map { path in
+            do { return try AIScript(contentsOf: path) } catch { throw ValidationError("--ai-script \(path): \(error)") }
+        })
         if !router.staticFiles(from: publicDirectory) {
             logger.notice("no folder '\(publicDirectory)': static files are off")
         }

@@ -1,5 +1,6 @@
 import Foundation
 @testable import Sluice
+import SluiceAI
 import Testing
 
 /// The `sluice` binary itself, as scripts and users run it.
@@ -69,6 +70,34 @@ import Testing
         }
     }
 
+    @Test func listenAccumulatesAnLLMStreamAndAccumulateReadsARecording() async throws {
+        try await withServer { server in
+            let request = #"{"model":"m","messages":[],"stream":true,"tools":[{"type":"function","function":{"name":"find"}}]}"#
+            let ok = try await run(Self.binary, ["listen", "--accumulate", "openai", "--data", request, "\(server.base)/v1/chat/completions?seed=9&words=5"])
+            #expect(ok.status == 0, "\(ok.stderr)")
+            let lines = ok.stdout.split(separator: "\n")
+            let expected = AIScript.generated(seed: 9, words: 5, tool: "find")
+            #expect(lines.first.map(String.init) == expected.text)  // streamed as it came
+            let final = try JSONValue(parsing: String(try #require(lines.last)))
+            #expect(final["text"]?.string == expected.text)
+            #expect(final["stop_reason"]?.string == "tool_calls")
+            #expect(final["tool_calls"]?[0]?["parsed_arguments"] == expected.toolCalls[0].arguments)
+            #expect(final["error"] == nil)
+
+            let cut = try await run(Self.binary, ["listen", "--accumulate", "auto", "--format", "json", "--data", request,
+                                                  "\(server.base)/v1/chat/completions?truncate_after=3"])
+            #expect(cut.status == 1)
+            #expect(try JSONValue(parsing: cut.stdout)["error"]?["type"]?.string == "incomplete_stream")
+        }
+        let recording = AccumulatorFixtures.anthropic
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-recording-\(UInt32.random(in: 0...UInt32.max)).sse")
+        try Data(recording.utf8).write(to: file)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let replay = try await run(Self.binary, ["accumulate", file.path])
+        #expect(replay.status == 0)
+        #expect(try JSONValue(parsing: replay.stdout)["text"]?.string == "Hi")
+    }
+
     @Test func rejectsBadArguments() async throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Self.binary)
@@ -105,4 +134,20 @@ import Testing
         #expect(process.terminationStatus == 0)
         #expect(output.split(separator: "\n").filter { $0.hasPrefix("ok ") }.count == files.count)
     }
+}
+
+/// A small recorded stream for the command-line replay.
+enum AccumulatorFixtures {
+    static let anthropic = """
+        event: message_start
+        data: {"type":"message_start","message":{"id":"msg_1","model":"c","usage":{"input_tokens":3}}}
+
+        event: content_block_delta
+        data: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hi"}}
+
+        event: message_stop
+        data: {"type":"message_stop"}
+
+
+        """
 }

@@ -1,4 +1,5 @@
 import HTTPTypes
+import SluiceAI
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -100,8 +101,8 @@ extension Router {
     }
 
     /// The `sluice serve` test endpoints: `/health`, `/sse`, `/stream`, `/ndjson`, `/ws/echo`,
-    /// `/ws/ticker`, `/ws/broadcast`.
-    public mutating func addTestEndpoints() {
+    /// `/ws/ticker`, `/ws/broadcast`, and the mock LLM providers (``addMockProviders(script:)``).
+    public mutating func addTestEndpoints(aiScript: AIScript? = nil) {
         get("/health") { _ in Response(text: "{\"status\":\"ok\"}\n", contentType: "application/json") }
         sse("/sse", SSEEndpoint.handle)
         stream("/stream", StreamEndpoint.handle)
@@ -110,5 +111,6 @@ extension Router {
         webSocket("/ws/ticker", options: WebSocketEndpoints.tickerOptions, WebSocketEndpoints.ticker)
         let broadcast = WebSocketBroadcast()
         webSocket("/ws/broadcast") { request, ws in try await broadcast.handle(request, ws) }
+        addMockProviders(script: aiScript)
     }
 }

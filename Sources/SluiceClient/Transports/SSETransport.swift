@@ -17,6 +17,10 @@ public struct SSETransportConfiguration: Sendable {
     public var lastEventID: String?
     /// TLS settings for `https` URLs; default: verify against the system trust store.
     public var tls: ClientTLS?
+    /// The request method; `POST` with a ``body`` for streams such as LLM completions.
+    public var method = "GET"
+    /// A request body, sent with every (re)connection; `Content-Type` defaults to JSON.
+    public var body: [UInt8]?
 
     public init() {}
 }
@@ -152,12 +156,18 @@ public final class SSETransport: Sendable {
     }
 
     private func makeRequest() -> [UInt8] {
-        var head = "GET \(endpoint.target) HTTP/1.1\r\nHost: \(endpoint.authority)\r\nAccept: text/event-stream\r\nCache-Control: no-cache\r\n"
+        var head = "\(configuration.method) \(endpoint.target) HTTP/1.1\r\nHost: \(endpoint.authority)\r\nAccept: text/event-stream\r\nCache-Control: no-cache\r\n"
         let id = state.withLock { $0.lastEventID }
         if !id.isEmpty { head += "Last-Event-ID: \(id)\r\n" }
         for (name, value) in configuration.headers { head += "\(name): \(value)\r\n" }
+        if let body = configuration.body {
+            if !configuration.headers.contains(where: { $0.name.lowercased() == "content-type" }) {
+                head += "Content-Type: application/json\r\n"
+            }
+            head += "Content-Length: \(body.count)\r\n"
+        }
         head += "\r\n"
-        return Array(head.utf8)
+        return Array(head.utf8) + (configuration.body ?? [])
     }
 
     /// One connection's parsing, on the loop thread.

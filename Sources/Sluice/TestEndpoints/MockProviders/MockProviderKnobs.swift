@@ -1,0 +1,87 @@
+import HTTPTypes
+
+/// The knobs and faults of a mock provider request, from query parameters or, for clients that cannot
+/// change the URL (an SDK with a fixed base path), from `X-Sluice-<Name>` or `X-Sluice-Fault-<Name>`
+/// headers (`ttft_ms` → `X-Sluice-Ttft-Ms`). Every value is range-checked; a bad one is a 400.
+struct MockProviderKnobs {
+    /// Seeds the generated answer and the ids.
+    var seed: UInt64 = 1
+    /// Words in the generated answer.
+    var words = 24
+    /// Milliseconds before the first frame (time to first token).
+    var timeToFirstTokenMs = 0
+    /// Pace in tokens (words) per second; 0 sends as fast as the client reads.
+    var tokensPerSecond = 0
+    /// Words per frame.
+    var wordsPerFrame = 1
+    /// An error response instead of an answer: `rate_limit`, `overloaded`, `auth`, `server`.
+    var error: MockProviderError.Kind?
+    /// Seconds in `Retry-After` on `rate_limit` and `overloaded`.
+    var retryAfter = 1
+    /// Answers 401 unless the request carries this key (`Authorization: Bearer` or `x-api-key`).
+    var auth: String?
+    /// After this many frames: end the body cleanly, without the end marker.
+    var truncateAfter: Int?
+    /// After this many frames: cut the connection (h1 close, h2 RST_STREAM).
+    var dropAfter: Int?
+    /// After this many frames: a provider-shaped error frame, then the end of the body.
+    var errorAfter: Int?
+    /// Send every Nth frame twice.
+    var duplicateEvery: Int?
+    /// Frame N (from 0) has its JSON cut in half.
+    var corruptAt: Int?
+
+    init(_ request: Request) throws {
+        let read = Reader(request)
+        seed = UInt64(try read.int("seed", 0...Int(Int32.max)) ?? 1)
+        words = try read.int("words", 0...100_000) ?? words
+        timeToFirstTokenMs = try read.int("ttft_ms", 0...600_000) ?? 0
+        tokensPerSecond = try read.int("tps", 0...10_000_000) ?? 0
+        wordsPerFrame = try read.int("chunk_words", 1...10_000) ?? 1
+        if let name = read.text("error") {
+            guard let kind = MockProviderError.Kind(rawValue: name) else {
+                throw HTTPError(.badRequest, "error must be one of \(MockProviderError.Kind.allCases.map(\.rawValue)), got '\(name)'")
+            }
+            error = kind
+        }
+        retryAfter = try read.int("retry_after", 0...86_400) ?? 1
+        auth = read.text("auth")
+        truncateAfter = try read.int("truncate_after", 0...10_000_000)
+        dropAfter = try read.int("drop_after", 0...10_000_000)
+        errorAfter = try read.int("error_after", 0...10_000_000)
+        duplicateEvery = try read.int("duplicate_every", 1...10_000_000)
+        corruptAt = try read.int("corrupt_at", 0...10_000_000)
+    }
+
+    /// Milliseconds between frames at the requested pace.
+    var frameIntervalMs: Double {
+        tokensPerSecond > 0 ? Double(wordsPerFrame) * 1000 / Double(tokensPerSecond) : 0
+    }
+
+    private struct Reader {
+        let query: [String: String]
+        let headers: HTTPFields
+
+        init(_ request: Request) {
+            query = request.query
+            headers = request.head.headerFields
+        }
+
+        func text(_ name: String) -> String? {
+            if let value = query[name] { return value }
+            let dashed = name.split(separator: "_").map { $0.prefix(1).uppercased() + $0.dropFirst() }.joined(separator: "-")
+            for prefix in ["X-Sluice-Fault-", "X-Sluice-"] {
+                if let field = HTTPField.Name(prefix + dashed), let value = headers[field] { return value }
+            }
+            return nil
+        }
+
+        func int(_ name: String, _ range: ClosedRange<Int>) throws -> Int? {
+            guard let text = text(name), !text.isEmpty else { return nil }
+            guard let n = Int(text), range.contains(n) else {
+                throw HTTPError(.badRequest, "'\(name)' must be an integer in \(range.lowerBound)...\(range.upperBound), got '\(text)'")
+            }
+            return n
+        }
+    }
+}
