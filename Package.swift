@@ -35,6 +35,10 @@ let package = Package(
         .systemLibrary(
             name: "CZlib", pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"])]),
+        // The LLM stream decoders' JSON reader: Foundation's JSONSerialization costs ~12 µs a frame.
+        .systemLibrary(
+            name: "CCJSON", pkgConfig: "libcjson",
+            providers: [.apt(["libcjson-dev"])]),
         // Only what Swift cannot import: function-like macros and header-order fixes.
         .target(name: "CSluiceShims", dependencies: ["CLibevent", "COpenSSL"]),
 
@@ -61,7 +65,7 @@ let package = Package(
                 .product(name: "DequeModule", package: "swift-collections"),
             ]),
         // LLM streams: the accumulator (decoders per provider dialect) and the mock providers' wire formats.
-        .target(name: "SluiceAI", dependencies: ["SluiceCore"]),
+        .target(name: "SluiceAI", dependencies: ["SluiceCore", "CCJSON"]),
         .executableTarget(
             name: "sluice",
             dependencies: [
@@ -71,8 +75,8 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]),
 
-        // libFuzzer target for the HTTP/1.1 parser (scripts/fuzz); a replay tool in normal builds.
-        .executableTarget(name: "SluiceFuzz", dependencies: ["SluiceCore"]),
+        // libFuzzer targets for the protocol parsers (scripts/fuzz); a replay tool in normal builds.
+        .executableTarget(name: "SluiceFuzz", dependencies: ["SluiceCore", "SluiceAI"]),
 
         .testTarget(name: "SluiceCoreTests", dependencies: ["SluiceCore"]),
         .testTarget(name: "SluiceClientTests", dependencies: ["SluiceClient", "SluiceCore"]),

@@ -4,7 +4,7 @@ import SluiceCore
 import Glibc
 #endif
 
-/// Which parser to fuzz: `SLUICE_FUZZ_TARGET=http1` (the default), `websocket` or `sse`.
+/// Which parser to fuzz: `SLUICE_FUZZ_TARGET=http1` (the default), `websocket`, `sse` or `ai`.
 let fuzzTarget = getenv("SLUICE_FUZZ_TARGET").map { String(cString: $0) } ?? "http1"
 
 /// libFuzzer entry.
@@ -14,6 +14,7 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     switch fuzzTarget {
     case "websocket": fuzzWebSocket(bytes)
     case "sse": fuzzSSE(bytes)
+    case "ai": fuzzAIStream(bytes)
     default: fuzzHTTP1Parser(bytes)
     }
     return 0

@@ -113,7 +113,7 @@ import Testing
     }
 
     /// Each fuzz target's seed corpus replays cleanly through the same harness libFuzzer drives.
-    @Test(arguments: ["http1", "websocket", "sse"])
+    @Test(arguments: ["http1", "websocket", "sse", "ai"])
     func fuzzCorpusReplays(_ target: String) async throws {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         let corpus = root.appendingPathComponent("FuzzCorpus/\(target)")

@@ -15,7 +15,7 @@ struct OpenAIChatDecoder: AIDialectDecoder {
             return AIDecoded(deltas: [.error(AIStreamError(
                 type: error.string("type") ?? error.string("code") ?? "error", message: error.string("message") ?? ""))])
         }
-        guard frame.object["choices"] != nil || frame.object["usage"] != nil else { return .unknownFrame }
+        guard frame.has("choices") || frame.has("usage") else { return .unknownFrame }
         var out: [AIStreamDelta] = []
         if !started, frame.string("id") != nil || frame.string("model") != nil {
             started = true

@@ -52,38 +52,66 @@ public struct SSEParser: Sendable {
     /// Parses a chunk; returns what it completed. Partial lines wait for the next chunk.
     public mutating func feed<C: Collection>(_ bytes: C) -> [SSEParserOutput] where C.Element == UInt8 {
         var out: [SSEParserOutput] = []
-        for byte in bytes {
-            if atStart {
-                atStart = false
-                bomState = byte == 0xEF ? 1 : 0
-                if bomState == 1 { continue }
-            } else if bomState > 0 {
-                // Inside a possible BOM (EF BB BF): anything else is ordinary line content.
-                let expected: UInt8 = bomState == 1 ? 0xBB : 0xBF
-                if byte == expected {
-                    bomState = bomState == 1 ? 2 : 0
-                    continue
-                }
-                line.append(0xEF)
-                if bomState == 2 { line.append(0xBB) }
-                bomState = 0
-            }
-            switch byte {
-            case 0x0A:
-                if lastWasCR {
-                    lastWasCR = false  // the LF of a CRLF split after its CR
-                    continue
-                }
-                processLine(&out)
-            case 0x0D:
-                lastWasCR = true
-                processLine(&out)
-            default:
-                lastWasCR = false
-                line.append(byte)
-            }
-        }
+        // One non-generic scan over contiguous bytes: a generic byte-at-a-time loop is not
+        // specialised across modules and costs an iterator call per byte.
+        let contiguous: Void? = bytes.withContiguousStorageIfAvailable { scan($0, into: &out) }
+        if contiguous == nil { Array(bytes).withUnsafeBufferPointer { scan($0, into: &out) } }
         return out
+    }
+
+    private mutating func scan(_ bytes: UnsafeBufferPointer<UInt8>, into out: inout [SSEParserOutput]) {
+        var i = 0
+        // The first bytes of the stream may be a BOM: byte by byte until that is settled.
+        while i < bytes.count && (atStart || bomState > 0) {
+            feedByte(bytes[i], into: &out)
+            i += 1
+        }
+        while i < bytes.count {
+            let byte = bytes[i]
+            if byte == 0x0A || byte == 0x0D {
+                feedByte(byte, into: &out)
+                i += 1
+                continue
+            }
+            // A run of line content up to the next line end, appended at once.
+            lastWasCR = false
+            var j = i + 1
+            while j < bytes.count && bytes[j] != 0x0A && bytes[j] != 0x0D { j += 1 }
+            line.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[i..<j]))
+            i = j
+        }
+    }
+
+    private mutating func feedByte(_ byte: UInt8, into out: inout [SSEParserOutput]) {
+        if atStart {
+            atStart = false
+            bomState = byte == 0xEF ? 1 : 0
+            if bomState == 1 { return }
+        } else if bomState > 0 {
+            // Inside a possible BOM (EF BB BF): anything else is ordinary line content.
+            let expected: UInt8 = bomState == 1 ? 0xBB : 0xBF
+            if byte == expected {
+                bomState = bomState == 1 ? 2 : 0
+                return
+            }
+            line.append(0xEF)
+            if bomState == 2 { line.append(0xBB) }
+            bomState = 0
+        }
+        switch byte {
+        case 0x0A:
+            if lastWasCR {
+                lastWasCR = false  // the LF of a CRLF split after its CR
+                return
+            }
+            processLine(&out)
+        case 0x0D:
+            lastWasCR = true
+            processLine(&out)
+        default:
+            lastWasCR = false
+            line.append(byte)
+        }
     }
 
     private var bomState = 0
