@@ -101,8 +101,9 @@ extension Router {
     }
 
     /// The `sluice serve` test endpoints: `/health`, `/sse`, `/stream`, `/ndjson`, `/ws/echo`,
-    /// `/ws/ticker`, `/ws/broadcast`, and the mock LLM providers (``addMockProviders(script:)``).
-    public mutating func addTestEndpoints(aiScript: AIScript? = nil) {
+    /// `/ws/ticker`, `/ws/broadcast`, the channels of `channels` (``addChannels(_:)``) and the mock LLM
+    /// providers (``addMockProviders(script:)``).
+    public mutating func addTestEndpoints(aiScript: AIScript? = nil, channels: ChannelRegistry = ChannelRegistry()) {
         get("/health") { _ in Response(text: "{\"status\":\"ok\"}\n", contentType: "application/json") }
         sse("/sse", SSEEndpoint.handle)
         stream("/stream", StreamEndpoint.handle)
@@ -112,5 +113,6 @@ extension Router {
         let broadcast = WebSocketBroadcast()
         webSocket("/ws/broadcast") { request, ws in try await broadcast.handle(request, ws) }
         addMockProviders(script: aiScript)
+        addChannels(channels)
     }
 }
