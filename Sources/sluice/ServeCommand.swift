@@ -46,6 +46,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Flag(help: "Serve HTTPS with a certificate generated in memory (prints its SHA-256 fingerprint).")
     var tlsSelfSigned = false
 
+    @Flag(help: "Ignore fault-injection parameters and X-Sluice-Fault-* headers.")
+    var noFaults = false
+
     @Option(help: ArgumentHelp(
         "JSON reply of the mock LLM endpoints (/v1/chat/completions, /v1/responses, /v1/messages).",
         discussion: #"{"text": "…", "thinking": "…", "tool_calls": [{"name": "f", "arguments": {…}}]}; default: generated from the request's seed."#))
@@ -79,6 +82,7 @@ struct ServeCommand: AsyncParsableCommand {
         var configuration = ServerConfiguration(host: host, port: port, loops: loops, logger: logger)
         configuration.cors = cors == "off" ? nil : CORSPolicy(origin: cors)
         configuration.timeouts.shutdownGrace = .seconds(shutdownGrace)
+        configuration.faultInjection = !noFaults
         if let tlsCert, let tlsKey {
             configuration.tls = try TLSContext(certificateChainFile: tlsCert, privateKeyFile: tlsKey)
         } else if tlsSelfSigned {

@@ -23,7 +23,7 @@ import Testing
     }
 
     static func withMock<T>(_ body: (TestServer) async throws -> T) async throws -> T {
-        try await withServer(routes: { $0.addMockProviders(script: script) }, body)
+        try await withServer(configure: { $0.faultInjection = true }, routes: { $0.addMockProviders(script: script) }, body)
     }
 
     /// Streams one request through SSETransport (HTTP/1.1) into an accumulator.
@@ -154,9 +154,11 @@ import Testing
             (code, headers, body) = try await answer("/v1/chat/completions", Self.requestBody(.openAIChat), ["-H", "X-Sluice-Fault-Error: rate_limit"])
             #expect(code == "429")
             #expect(body?["error"]?["code"]?.string == "rate_limit_exceeded")
-            (code, _, body) = try await answer("/v1/messages?auth=sekrit", anthropic)
+            (code, _, body) = try await answer("/v1/messages?error=auth", anthropic)
             #expect(code == "401")
             #expect(body?["error"]?["type"]?.string == "authentication_error")
+            (code, _, _) = try await answer("/v1/messages?auth=sekrit", anthropic)
+            #expect(code == "401")
             (code, _, _) = try await answer("/v1/messages?auth=sekrit", anthropic, ["-H", "x-api-key: sekrit"])
             #expect(code == "200")
             (code, _, body) = try await answer("/v1/chat/completions", "{not json")

@@ -142,7 +142,7 @@ enum ChannelEndpoints {
     private static func subscribe(_ registry: ChannelRegistry, _ request: Request) throws -> (ChannelSubscription, Channel.Replay) {
         let channel = try lookUp(registry, request)
         let q = QueryParameters(request)
-        let idText = request.query["last_event_id"] ?? request.lastEventID
+        let idText = request.lastEventID ?? request.query["last_event_id"]
         var after: Int?
         if let idText, !idText.isEmpty {
             guard let n = Int(idText), n >= 0 else { throw HTTPError(.badRequest, "last event id must be an event id, got '\(idText)'") }

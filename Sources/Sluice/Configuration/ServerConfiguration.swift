@@ -33,6 +33,10 @@ public struct ServerConfiguration: Sendable {
     /// The `Server` header; `nil` sends none.
     public var serverName: String?
     public var logger: Logger
+    /// Honour fault-injection requests (`drop_after=`, `X-Sluice-Fault-*`…, see the README) on every
+    /// route. Default off: an embedding server must not let its clients break their own responses;
+    /// `sluice serve`, the test bed, turns it on.
+    public var faultInjection = false
 
     public struct Timeouts: Sendable {
         /// From a request's first byte to the end of its header block; then 408 and close (slowloris).

@@ -219,9 +219,10 @@ final class HTTP1Connection: ServerConnection {
         request.parameters = route.parameters
         let logger = context.configuration.logger
         let maxBody = context.configuration.limits.maxBodyBytes
+        let faults = context.configuration.faultInjection
         let preferred: (any TaskExecutor)? = context.configuration.handlerPlacement == .eventLoop ? loop : nil
         exchange?.task = Task(executorPreference: preferred) {
-            await HandlerRunner.run(route.handler, request: request, sink: sink, maxBodyBytes: maxBody, logger: logger)
+            await HandlerRunner.run(route.handler, request: request, sink: sink, maxBodyBytes: maxBody, logger: logger, faultInjection: faults)
         }
     }
 

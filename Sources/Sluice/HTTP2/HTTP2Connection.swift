@@ -320,9 +320,10 @@ final class HTTP2Connection: ServerConnection {
         let sink = makeSink(for: stream, isHead: method == .head)
         let logger = context.configuration.logger
         let maxBody = context.configuration.limits.maxBodyBytes
+        let faults = context.configuration.faultInjection
         let preferred: (any TaskExecutor)? = context.configuration.handlerPlacement == .eventLoop ? loop : nil
         stream.task = Task(executorPreference: preferred) {
-            await HandlerRunner.run(route.handler, request: request, sink: sink, maxBodyBytes: maxBody, logger: logger)
+            await HandlerRunner.run(route.handler, request: request, sink: sink, maxBodyBytes: maxBody, logger: logger, faultInjection: faults)
         }
     }
 

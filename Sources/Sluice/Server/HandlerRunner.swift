@@ -6,8 +6,19 @@ import SluiceCore
 /// returned ``Response`` or a thrown ``HTTPError`` into bytes, finishes streams the handler left
 /// open, and keeps SSE heartbeats going.
 enum HandlerRunner {
-    static func run(_ handler: Router.Handler, request: Request, sink: ResponseSink, maxBodyBytes: Int, logger: Logger) async {
+    static func run(
+        _ handler: Router.Handler, request: Request, sink: ResponseSink, maxBodyBytes: Int, logger: Logger, faultInjection: Bool = false
+    ) async {
+        var sink = sink
+        let unfaulted = sink
+        var plan: FaultPlan?
         do {
+            plan = faultInjection ? try FaultPlan.parse(request) : nil
+            if let plan {
+                if let refusal = plan.refusal(for: request) { return try await respond(refusal, on: sink) }
+                if plan.delayFirstMs > 0 { try await Task.sleep(for: .milliseconds(plan.delayFirstMs)) }
+                sink = FaultySink(inner: sink, plan: plan)
+            }
             switch handler {
             case .plain(let handle):
                 var request = request
@@ -28,8 +39,10 @@ enum HandlerRunner {
                 case .failure(let refusal):
                     throw refusal
                 case .success(let (agreement, options)):
-                    try sink.sendHead(WebSocketHandshake.responseHead(agreement, http2: request.method == .connect))
-                    await WebSocketSession.run(handle, request: request, agreement: agreement, options: options, sink: sink, logger: logger)
+                    // Frames go to the connection unaltered; of the faults only `drop_after` applies (by message).
+                    try unfaulted.sendHead(WebSocketHandshake.responseHead(agreement, http2: request.method == .connect))
+                    await WebSocketSession.run(handle, request: request, agreement: agreement, options: options, sink: unfaulted,
+                                               logger: logger, dropAfter: plan?.dropAfter)
                 }
             case .stream(let handle):
                 let writer = BodyWriter(sink: sink)
@@ -62,7 +75,7 @@ enum HandlerRunner {
     private static func fail(_ error: Error, sink: ResponseSink, logger: Logger) async {
         if sink.headSent {
             // Too late for a status: the peer must see the body cut short.
-            if !(error is OutboundClosedError || error is CancellationError) {
+            if !(error is OutboundClosedError || error is CancellationError || error is InjectedDrop) {
                 logger.warning("handler failed mid-response: \(error)")
             }
             sink.abort()
@@ -71,7 +84,7 @@ enum HandlerRunner {
         let response: Response
         if let httpError = error as? HTTPError {
             response = httpError.response
-        } else if error is OutboundClosedError || error is CancellationError {
+        } else if error is OutboundClosedError || error is CancellationError || error is InjectedDrop {
             sink.abort()
             return
         } else {

@@ -32,6 +32,9 @@ public final class WebSocket: Sendable {
         var pingOutstanding: ContinuousClock.Instant?
         /// The peer broke the protocol: whatever closes the connection uses this code.
         var failure: WebSocketProtocolError?
+        /// Data messages sent, for the `drop_after` fault.
+        var sent = 0
+        var dropAfter: Int?
     }
 
     init(sink: ResponseSink, options: WebSocketOptions, subprotocol: String?, deflate: PerMessageDeflateParameters?) {
@@ -100,7 +103,17 @@ public final class WebSocket: Sendable {
     }
 
     private func sendData(_ opcode: WebSocketOpcode, _ payload: [UInt8]) async throws {
-        if state.withLock({ $0.closeSent }) { throw ClosedError() }
+        let (closed, drop) = state.withLock { s -> (Bool, Bool) in
+            defer { s.sent += 1 }
+            return (s.closeSent, s.sent == s.dropAfter)
+        }
+        if closed { throw ClosedError() }
+        if drop {
+            // The `drop_after` fault: the connection goes without a close frame, as a crash would.
+            for _ in 0..<1000 where sink.pendingBytes > 0 { try await Task.sleep(for: .milliseconds(1)) }
+            sink.abort()
+            throw InjectedDrop()
+        }
         // Compression state and wire order must agree: one data message at a time.
         try await sendOrder.withLock {
             let compressed: [UInt8]? = payload.count >= options.compressionThreshold

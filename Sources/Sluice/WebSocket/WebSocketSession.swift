@@ -8,9 +8,10 @@ import SluiceCore
 enum WebSocketSession {
     static func run(
         _ handler: @escaping Router.WebSocketHandler, request: Request, agreement: WebSocketHandshake.Agreement,
-        options: WebSocketOptions, sink: ResponseSink, logger: Logger
+        options: WebSocketOptions, sink: ResponseSink, logger: Logger, dropAfter: Int? = nil
     ) async {
         let ws = WebSocket(sink: sink, options: options, subprotocol: agreement.subprotocol, deflate: agreement.deflate)
+        ws.state.withLock { $0.dropAfter = dropAfter }
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
                 await readLoop(ws, inbound: request.bodyStream, deflate: agreement.deflate, options: options)
@@ -24,6 +25,8 @@ enum WebSocketSession {
                 } catch is WebSocket.ClosedError {
                 } catch is CancellationError {
                 } catch is OutboundClosedError {
+                } catch is InjectedDrop {
+                    return
                 } catch {
                     logger.warning("WebSocket handler failed: \(error)")
                     await ws.close(code: .internalError, reason: "")

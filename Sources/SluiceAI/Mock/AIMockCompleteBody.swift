@@ -1,4 +1,5 @@
 import Foundation
+import SluiceCore
 
 extension AIMockFrames {
     /// The non-streamed answer (`"stream": false`), in the dialect's response shape.

@@ -1,4 +1,5 @@
 import Foundation
+import SluiceCore
 
 /// One SSE frame a mock provider sends.
 public struct AIMockFrame: Sendable, Equatable {

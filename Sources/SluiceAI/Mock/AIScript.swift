@@ -1,4 +1,5 @@
 import Foundation
+import SluiceCore
 
 /// What a mock provider answers: text, optional thinking, tool calls. From a JSON file
 /// (`sluice serve --ai-script`) or generated deterministically from a seed.
@@ -70,19 +71,6 @@ public struct AIScript: Sendable, Equatable, Codable {
         "steady", "bright", "signal", "channel", "buffer", "reader", "writer", "model", "answer", "question", "small",
         "large", "early", "late", "simple", "careful", "open", "closed",
     ]
-}
-
-/// A small seedable generator (SplitMix64): the same seed gives the same answer on every machine.
-struct SplitMix64 {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
 }
 
 extension String {

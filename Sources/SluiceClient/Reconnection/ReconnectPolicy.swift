@@ -1,3 +1,4 @@
+import SluiceCore
 /// When and how often a transport reconnects: exponential backoff with a bound, jitter, an attempt
 /// limit and a veto for errors that retrying cannot fix. Pure: it computes delays, it never sleeps,
 /// so it is tested without clocks.
@@ -80,23 +81,6 @@ public struct ReconnectPolicy: Sendable {
         }
         return .microseconds(Int64(micros.rounded()))
     }
-}
-
-/// A small seedable generator, so jitter is reproducible in tests.
-struct SplitMix64: Sendable {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// Uniform in [0, 1].
-    mutating func nextUnit() -> Double { Double(next() >> 11) / Double(1 << 53) }
 }
 
 private func pow(_ base: Double, _ exponent: Double) -> Double {

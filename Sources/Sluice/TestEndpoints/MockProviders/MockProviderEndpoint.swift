@@ -17,9 +17,6 @@ struct MockProviderEndpoint: Sendable {
 
     func handle(_ request: Request, _ body: BodyWriter) async throws {
         let knobs = try MockProviderKnobs(request)
-        if let key = knobs.auth, !Self.carries(key, request) {
-            return try await send(MockProviderError(.auth, dialect: dialect, retryAfter: 0), body)
-        }
         if let kind = knobs.error {
             return try await send(MockProviderError(kind, dialect: dialect, retryAfter: knobs.retryAfter), body)
         }
@@ -56,7 +53,6 @@ struct MockProviderEndpoint: Sendable {
         let interval = knobs.frameIntervalMs
         for (n, frame) in frames.enumerated() {
             if n == knobs.truncateAfter { return }
-            if n == knobs.dropAfter { throw MockFault.dropped }
             if n == knobs.errorAfter {
                 let type = MockProviderError.midStreamType(dialect)
                 let error = AIMockFrames.midStreamError(dialect: dialect, type: type, message: "injected error after \(n) frames", sequence: n)
@@ -70,9 +66,6 @@ struct MockProviderEndpoint: Sendable {
             if let every = knobs.duplicateEvery, (n + 1) % every == 0 { try await body.write(bytes) }
         }
     }
-
-    /// `drop_after`: the handler throws after the head went out, so the peer sees the body cut short.
-    enum MockFault: Error { case dropped }
 
     private static func encode(_ frame: AIMockFrame) -> [UInt8] {
         // Frames are one-line JSON (or `[DONE]`) and event names are fixed tokens: encoding cannot fail.
@@ -108,11 +101,6 @@ struct MockProviderEndpoint: Sendable {
             return .failure(MockProviderError(invalidRequest: "model: Input should be a valid string", dialect: dialect))
         }
         return .success(json)
-    }
-
-    private static func carries(_ key: String, _ request: Request) -> Bool {
-        let fields = request.head.headerFields
-        return fields[.authorization] == "Bearer \(key)" || fields[HTTPField.Name("x-api-key")!] == key
     }
 
     private static func asksForThinking(_ json: [String: Any], _ dialect: AIDialect) -> Bool {

@@ -1,6 +1,7 @@
 import HTTPTypes
 
-/// The knobs and faults of a mock provider request, from query parameters or, for clients that cannot
+/// The knobs and provider-specific faults of a mock provider request (the generic faults —
+/// `drop_after`, `auth`, `stall_after`, … — apply as on every route, see ``FaultPlan``), from query parameters or, for clients that cannot
 /// change the URL (an SDK with a fixed base path), from `X-Sluice-<Name>` or `X-Sluice-Fault-<Name>`
 /// headers (`ttft_ms` → `X-Sluice-Ttft-Ms`). Every value is range-checked; a bad one is a 400.
 struct MockProviderKnobs {
@@ -18,12 +19,8 @@ struct MockProviderKnobs {
     var error: MockProviderError.Kind?
     /// Seconds in `Retry-After` on `rate_limit` and `overloaded`.
     var retryAfter = 1
-    /// Answers 401 unless the request carries this key (`Authorization: Bearer` or `x-api-key`).
-    var auth: String?
     /// After this many frames: end the body cleanly, without the end marker.
     var truncateAfter: Int?
-    /// After this many frames: cut the connection (h1 close, h2 RST_STREAM).
-    var dropAfter: Int?
     /// After this many frames: a provider-shaped error frame, then the end of the body.
     var errorAfter: Int?
     /// Send every Nth frame twice.
@@ -45,9 +42,7 @@ struct MockProviderKnobs {
             error = kind
         }
         retryAfter = try read.int("retry_after", 0...86_400) ?? 1
-        auth = read.text("auth")
         truncateAfter = try read.int("truncate_after", 0...10_000_000)
-        dropAfter = try read.int("drop_after", 0...10_000_000)
         errorAfter = try read.int("error_after", 0...10_000_000)
         duplicateEvery = try read.int("duplicate_every", 1...10_000_000)
         corruptAt = try read.int("corrupt_at", 0...10_000_000)

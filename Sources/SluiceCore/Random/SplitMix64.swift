@@ -1,0 +1,24 @@
+/// A small seedable generator (SplitMix64): the same seed gives the same sequence on every machine,
+/// which is what seeded faults and generated test data need (`SystemRandomNumberGenerator` cannot be
+/// seeded).
+///
+/// ```swift
+/// var random = SplitMix64(seed: 42)
+/// let roll = Double.random(in: 0..<1, using: &random)
+/// ```
+public struct SplitMix64: RandomNumberGenerator, Sendable {
+    private var state: UInt64
+
+    public init(seed: UInt64) { state = seed }
+
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    /// Uniform in [0, 1).
+    public mutating func nextUnit() -> Double { Double(next() >> 11) / Double(1 << 53) }
+}
