@@ -10,7 +10,8 @@ import SluiceCore
 /// - `GET /channels/{name}/sse`, `/ws`, `/stream` (NDJSON) replay after `Last-Event-ID` or
 ///   `?last_event_id=`, then follow live; `policy=` and `queue=` set this subscriber's slow-reader
 ///   policy and queue;
-/// - `GET /channels/{name}/poll?cursor=ID&timeout_ms=T` is the long poll (``LongPollPage``).
+/// - `GET /channels/{name}/poll?cursor=ID&timeout_ms=T&limit=N` is the long poll (``LongPollPage``;
+///   at most `limit`, default 1,000, events a page).
 ///
 /// A reader whose id has left the replay ring is told: `X-Sluice-Replay-Gap: true` and
 /// `X-Sluice-Oldest-Id: N` on SSE, NDJSON and poll answers (also `gap` in the page), and a first
@@ -102,6 +103,7 @@ enum ChannelEndpoints {
         }()
         let limitMs = Int(registry.configuration.maxPollWait.components.seconds * 1000)
         let timeout = try q.int("timeout_ms", in: 0...limitMs, default: 25_000)
+        let limit = try q.int("limit", in: 1...100_000, default: 1000)
         let (subscription, replay) = channel.subscribe(after: cursor)
         defer { subscription.cancel() }
         var events = subscription.drain()
@@ -119,6 +121,7 @@ enum ChannelEndpoints {
             }
             if let first { events = [first] + subscription.drain() }
         }
+        if events.count > limit { events.removeLast(events.count - limit) }
         let page = LongPollPage(
             events: events.map { LongPollEvent(id: String($0.id), event: $0.event, data: $0.data) },
             nextCursor: events.last.map { String($0.id) } ?? cursorText, gap: replay.gap, oldest: replay.oldest.map(String.init))

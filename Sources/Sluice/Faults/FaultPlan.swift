@@ -4,10 +4,12 @@ import SluiceCore
 /// The faults a request asks for, from query parameters or `X-Sluice-Fault-<Name>` headers (for
 /// clients that cannot change the URL: `drop_after` → `X-Sluice-Fault-Drop-After`). Only servers
 /// with ``ServerConfiguration/faultInjection`` on honour them (`sluice serve` does). Every value is
-/// range-checked (a bad one is a 400) and every random choice comes from `seed`.
+/// range-checked (a bad one is a 400) and every random choice comes from `seed` (default: a hash of
+/// the request target and `Last-Event-ID`, plus the request's number).
 ///
 /// Per write (an SSE event, a body chunk, a WebSocket frame): `drop_after=N` cuts the response after
-/// N writes (HTTP/1.1 closes, HTTP/2 resets the stream); `stall_after=N&stall_ms=T` stops writing for
+/// N writes (HTTP/1.1 closes, HTTP/2 resets the stream), `drop_rate=P` before a write with
+/// probability P; `stall_after=N&stall_ms=T` stops writing for
 /// T ms; `drip_bytes=B` sends each write in B-byte pieces; `chaos=P` picks one of drop, stall, drip
 /// or corrupt with probability P per write. Before the response: `delay_first_ms=T`,
 /// `status=CODE` (`retry_after=S` on 429/503), `auth=TOKEN` (401 without `Authorization: Bearer
@@ -18,6 +20,7 @@ import SluiceCore
 struct FaultPlan: Sendable {
     var seed: UInt64 = 1
     var dropAfter: Int?
+    var dropRate = 0.0
     var stallAfter: Int?
     var stallMs = 10_000
     var delayFirstMs = 0
@@ -38,7 +41,7 @@ struct FaultPlan: Sendable {
     enum LineEnding: String { case lf, crlf, cr }
 
     static let names = [
-        "seed", "drop_after", "stall_after", "stall_ms", "delay_first_ms", "status", "retry_after", "auth", "buffer",
+        "seed", "drop_after", "drop_rate", "stall_after", "stall_ms", "delay_first_ms", "status", "retry_after", "auth", "buffer",
         "buffer_bytes", "drip_bytes", "line_ending", "bom", "corrupt", "chaos", "latency_ms", "jitter_ms", "bandwidth",
     ]
 
@@ -47,8 +50,13 @@ struct FaultPlan: Sendable {
         let read = Reader(request)
         guard names.contains(where: { $0 != "seed" && read.text($0) != nil }) else { return nil }
         var plan = FaultPlan()
-        plan.seed = UInt64(try read.int("seed", 0...Int(Int32.max)) ?? 1)
+        // Without `seed`, the request and its number seed the faults: a retried request meets new
+        // luck (else a dropped long poll would be dropped again forever), and one client's sequence of
+        // requests replays the same way against a fresh server.
+        plan.seed = try read.int("seed", 0...Int(Int32.max)).map(UInt64.init)
+            ?? Self.fingerprint(request) &+ requestNumber.withLock { n in n += 1; return n }
         plan.dropAfter = try read.int("drop_after", 0...100_000_000)
+        plan.dropRate = try read.probability("drop_rate") ?? 0
         plan.stallAfter = try read.int("stall_after", 0...100_000_000)
         plan.stallMs = try read.int("stall_ms", 0...600_000) ?? plan.stallMs
         plan.delayFirstMs = try read.int("delay_first_ms", 0...600_000) ?? 0
@@ -69,6 +77,18 @@ struct FaultPlan: Sendable {
         plan.jitterMs = try read.int("jitter_ms", 0...60_000) ?? 0
         plan.bandwidth = try read.int("bandwidth", 1...(1 << 40))
         return plan
+    }
+
+    /// Requests with faults so far, process-wide.
+    private static let requestNumber = Locked<UInt64>(0)
+
+    /// FNV-1a over the request target and `Last-Event-ID`.
+    static func fingerprint(_ request: Request) -> UInt64 {
+        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
+        for byte in Array((request.head.path ?? "").utf8) + Array((request.lastEventID ?? "").utf8) {
+            hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01B3
+        }
+        return hash
     }
 
     /// The answer that replaces the route's (status, auth), if any.

@@ -44,7 +44,8 @@ final class FaultySink: ResponseSink, @unchecked Sendable {
         let (n, chaosStep, latency, corruptNow) = state.withLock { s -> (Int, Step?, Int, Bool) in
             defer { s.writes += 1 }
             var step: Step?
-            if plan.chaos > 0, s.random.nextUnit() < plan.chaos {
+            if plan.dropRate > 0, s.random.nextUnit() < plan.dropRate { step = .drop }
+            if step == nil, plan.chaos > 0, s.random.nextUnit() < plan.chaos {
                 step = [Step.drop, .stall, .drip, .corrupt][Int(s.random.next() % 4)]
             }
             let jitter = plan.jitterMs > 0 ? Int(s.random.next() % UInt64(2 * plan.jitterMs + 1)) - plan.jitterMs : 0

@@ -1,4 +1,5 @@
 import COpenSSL
+import Foundation
 import SluiceCore
 
 /// Settings of a ``WebSocketTransport``, with documented defaults.
@@ -22,8 +23,22 @@ public struct WebSocketTransportConfiguration: Sendable {
     public var maxMessageSize = 16 << 20
     /// TLS for `wss` URLs; default: verify against the system trust store.
     public var tls: ClientTLS?
+    /// Reads the id a message carries; the last one is sent as `Last-Event-ID` when reconnecting, so
+    /// a server that replays by id (Sluice channels) resumes without loss or repeats.
+    /// ``jsonIDField`` reads `{"id":"…"}` messages.
+    public var resumeID: (@Sendable (WebSocketMessage) -> String?)?
+    /// The id to resume after on the first connection.
+    public var lastEventID: String?
 
     public init() {}
+
+    /// The `id` member of a JSON text message (a string or an integer), as Sluice channels send.
+    public static let jsonIDField: @Sendable (WebSocketMessage) -> String? = { message in
+        guard case .text(let text) = message,
+              let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] else { return nil }
+        if let id = object["id"] as? String { return id }
+        return (object["id"] as? NSNumber).map { $0.stringValue }
+    }
 }
 
 /// A WebSocket client: handshake (key, accept check, subprotocols, permessage-deflate offer),
@@ -51,6 +66,7 @@ public final class WebSocketTransport: Sendable {
         var delivered = 0
         var subprotocol: String?
         var paused = false
+        var lastEventID = ""
     }
 
     public enum SetupError: Error { case badURL(String) }
@@ -64,9 +80,13 @@ public final class WebSocketTransport: Sendable {
         self.loop = loop
         buffer = .forTransport(maxSize: configuration.maxBufferSize, strategy: configuration.strategy,
                                highWaterMark: configuration.highWaterMark)
+        state.withLock { $0.lastEventID = configuration.lastEventID ?? "" }
     }
 
     public var events: AsyncStream<TransportEvent> { buffer.stream }
+
+    /// The id a reconnection resumes after (see ``WebSocketTransportConfiguration/resumeID``).
+    public var lastEventID: String { state.withLock { $0.lastEventID } }
 
     /// The subprotocol the server chose on the current connection.
     public var subprotocol: String? { state.withLock { $0.subprotocol } }
@@ -175,6 +195,14 @@ final class WebSocketClientSession: ClientAttempt {
             counted: { n in transport.state.withLock { $0.delivered += n } }), finish: finish)
     }
 
+    /// A whole message: remember its id for resuming, then hand it on.
+    private func received(_ message: WebSocketMessage) {
+        if let resumeID = transport.configuration.resumeID, let id = resumeID(message) {
+            transport.state.withLock { $0.lastEventID = id }
+        }
+        deliver([.message(message)])
+    }
+
     func start(paused: Bool) {
         let configuration = transport.configuration
         let endpoint = transport.endpoint
@@ -183,6 +211,8 @@ final class WebSocketClientSession: ClientAttempt {
         if !configuration.subprotocols.isEmpty { head += "Sec-WebSocket-Protocol: \(configuration.subprotocols.joined(separator: ", "))\r\n" }
         if configuration.compression { head += "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n" }
         for (name, value) in configuration.headers { head += "\(name): \(value)\r\n" }
+        let lastEventID = transport.state.withLock { $0.lastEventID }
+        if !lastEventID.isEmpty { head += "Last-Event-ID: \(lastEventID)\r\n" }
         head += "\r\n"
         let tls = configuration.tls ?? (endpoint.secure ? try? ClientTLS() : nil)
         let connection = HTTP1ClientConnection(loop: loop, endpoint: endpoint, request: Array(head.utf8), tls: tls) { [unowned self] event in
@@ -229,8 +259,8 @@ final class WebSocketClientSession: ClientAttempt {
                 while let frame = try parser.next() {
                     guard let event = try assembler.push(frame) else { continue }
                     switch event {
-                    case .text(let text): deliver([.message(.text(text))])
-                    case .binary(let bytes): deliver([.message(.binary(bytes))])
+                    case .text(let text): received(.text(text))
+                    case .binary(let bytes): received(.binary(bytes))
                     case .ping(let payload): write(WebSocketFrame(opcode: .pong, payload: payload))
                     case .pong: pingOutstanding = false
                     case .close(let code, _):

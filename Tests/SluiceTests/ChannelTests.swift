@@ -1,0 +1,204 @@
+import Foundation
+import SluiceClient
+import SluiceCore
+import Testing
+@testable import Sluice
+
+/// Channels: replay, gaps, slow-subscriber policies, the HTTP routes, and resumption across forced
+/// drops for SSE, WebSocket and long poll.
+@Suite struct ChannelTests {
+    static func registry(replay: Int = 10_000, queue: Int = 1000, policy: SubscriberPolicy = .disconnect) -> ChannelRegistry {
+        var configuration = ChannelConfiguration()
+        configuration.replayCount = replay
+        configuration.subscriberQueue = queue
+        configuration.subscriberPolicy = policy
+        return ChannelRegistry(configuration: configuration)
+    }
+
+    @Test func publishReplaysAfterAnIdAndReportsAGap() throws {
+        let channel = try #require(Self.registry(replay: 3).channel("c"))
+        for n in 1...5 { try channel.publish(data: "e\(n)") }
+        let replay = channel.replay(after: 3)
+        #expect(replay.events.map(\.id) == [4, 5])
+        #expect(!replay.gap)
+        let late = channel.replay(after: 1)
+        #expect(late.gap)  // 2 left the ring
+        #expect(late.oldest == 3)
+        #expect(late.events.map(\.id) == [3, 4, 5])
+        #expect(throws: Channel.PublishError.idNotIncreasing(last: 5)) { try channel.publish(data: "x", id: 5) }
+        #expect(try channel.publish(data: "x", id: 9).id == 9)
+        #expect(Self.registry().channel("bad name") == nil)
+    }
+
+    @Test func subscriptionReplaysThenFollowsLive() async throws {
+        let channel = try #require(Self.registry().channel("c"))
+        try channel.publish(data: "1")
+        try channel.publish(data: "2")
+        let (subscription, _) = channel.subscribe(after: 1)
+        try channel.publish(data: "3")
+        var ids: [Int] = []
+        for _ in 0..<2 { ids.append(try #require(try await subscription.next()).id) }
+        #expect(ids == [2, 3])
+        subscription.cancel()
+        #expect(channel.metrics.subscribers == 0)
+    }
+
+    @Test(arguments: SubscriberPolicy.allCases)
+    func aSlowSubscriberNeverSlowsThePublisher(_ policy: SubscriberPolicy) async throws {
+        let channel = try #require(Self.registry(queue: 10, policy: policy).channel("c"))
+        let (subscription, _) = channel.subscribe(after: 0)
+        // 100 publications with a reader that takes nothing: none waits, the queue stays at 10.
+        for n in 1...100 { try channel.publish(data: "\(n)") }
+        var got: [Int] = []
+        do {
+            while got.count < 100, let event = try await withTimeout({ try await subscription.next() }) { got.append(event.id) }
+        } catch is ChannelSubscription.Overflow {}
+        switch policy {
+        case .dropOldest:
+            #expect(got == Array(91...100))
+            #expect(channel.metrics.dropped == 90)
+        case .dropNewest:
+            #expect(got == Array(1...10))
+            #expect(channel.metrics.dropped == 90)
+        case .disconnect:
+            #expect(got == Array(1...10))  // then the stream ends: the client resumes after 10
+            #expect(channel.metrics.disconnected == 1)
+        }
+        subscription.cancel()
+    }
+
+    /// `next()` or nil after 200 ms (when the queue is empty and nothing more comes).
+    func withTimeout(_ body: @escaping @Sendable () async throws -> ChannelEvent?) async throws -> ChannelEvent? {
+        try await withThrowingTaskGroup(of: ChannelEvent?.self) { group in
+            group.addTask { try await body() }
+            group.addTask {
+                try await Task.sleep(for: .milliseconds(200))
+                return nil
+            }
+            defer { group.cancelAll() }
+            return try await group.next() ?? nil
+        }
+    }
+
+    @Test func httpRoutesPublishPollAndReport() async throws {
+        let registry = Self.registry(replay: 5)
+        try await withServer(routes: { $0.addChannels(registry) }) { server in
+            let base = server.base + "/channels/news"
+            for n in 1...7 {
+                let posted = try await curl(["-X", "POST", "--data-binary", "item \(n)", "\(base)?event=headline"])
+                #expect(String(decoding: posted.stdout, as: UTF8.self) == "{\"id\":\"\(n)\"}\n")
+            }
+            let conflict = try await curl(["-o", "/dev/null", "-w", "%{http_code}", "-X", "POST", "--data-binary", "x", "\(base)?id=3"])
+            #expect(String(decoding: conflict.stdout, as: UTF8.self) == "409")
+            // The ring holds 3...7: a poll after 1 is told about the gap.
+            let polled = try await curl(["-D", "-", "\(base)/poll?cursor=1&timeout_ms=0"])
+            let text = String(decoding: polled.stdout, as: UTF8.self)
+            #expect(text.lowercased().contains("x-sluice-replay-gap: true"))
+            let body = try #require(text.components(separatedBy: "\r\n\r\n").last)
+            let page = try LongPollPage.decode(Array(body.utf8))
+            #expect(page.events.map(\.id) == ["3", "4", "5", "6", "7"])
+            #expect(page.gap && page.oldest == "3" && page.nextCursor == "7")
+            #expect(page.events.first?.event == "headline")
+            // A poll with nothing new waits for the next publication.
+            async let waiting = curl(["\(base)/poll?cursor=7&timeout_ms=5000"])
+            #expect(await eventually { registry.existing("news")?.metrics.subscribers == 1 })
+            try registry.channel("news")?.publish(data: "breaking")
+            let next = try LongPollPage.decode(try await waiting.stdout)
+            #expect(next.events.map(\.data) == ["breaking"])
+            // An empty poll ends at its timeout with the same cursor.
+            let empty = try LongPollPage.decode(try await curl(["\(base)/poll?cursor=8&timeout_ms=50"]).stdout)
+            #expect(empty.events.isEmpty && empty.nextCursor == "8")
+            let info = try JSONSerialization.jsonObject(with: Data(try await curl([base]).stdout)) as? [String: Any]
+            #expect(info?["published"] as? Int == 8)
+            #expect(info?["oldest_id"] as? String == "4")
+            // SSE and NDJSON readers replay after the id asked for.
+            let sse = try await curl(["-N", "--max-time", "1", "-H", "Last-Event-ID: 6", "\(base)/sse"])
+            #expect(String(decoding: sse.stdout, as: UTF8.self).hasPrefix("event: headline\nid: 7\ndata: item 7\n\nid: 8\ndata: breaking\n\n"))
+            let ndjson = try await curl(["-N", "--max-time", "1", "\(base)/stream?last_event_id=7"])
+            #expect(String(decoding: ndjson.stdout, as: UTF8.self) == "{\"data\":\"breaking\",\"id\":\"8\"}\n")
+        }
+    }
+
+    // MARK: Resumption across forced drops
+
+    static let total = 10_000
+
+    /// Publishes `total` events, then reads them through `read` with the server dropping the
+    /// connection again and again; every id arrives once, in order.
+    func resumes(_ name: String, read: (TestServer, EventLoop) async throws -> (ids: [Int], reconnects: Int)) async throws {
+        let registry = Self.registry()
+        try await withServer(configure: { $0.faultInjection = true }, routes: { $0.addChannels(registry) }) { server in
+            let channel = try #require(registry.channel(name))
+            for n in 1...Self.total { try channel.publish(data: "payload \(n)") }
+            let loop = EventLoop(index: 0)
+            loop.start()
+            defer { loop.shutdown() }
+            let (ids, reconnects) = try await read(server, loop)
+            #expect(ids.count == Self.total)
+            #expect(ids == Array(1...Self.total), "lost or repeated: first difference at \(zip(ids, 1...).first { $0 != $1 }.map { "\($0)" } ?? "end")")
+            #expect(reconnects >= 45, "\(reconnects) reconnections")
+        }
+    }
+
+    static var fastPolicy: ReconnectPolicy {
+        var policy = ReconnectPolicy(reconnectDelay: .milliseconds(1), maxReconnectDelay: .milliseconds(5), seed: 3)
+        policy.maxReconnectAttempts = 1000
+        return policy
+    }
+
+    /// Reads ids until `total` arrived, counting reconnections; then closes.
+    static func collect(_ events: AsyncStream<TransportEvent>, id: (TransportEvent) -> Int?, close: () -> Void) async -> (ids: [Int], reconnects: Int) {
+        var ids: [Int] = []
+        var reconnects = 0
+        for await event in events {
+            if case .reconnecting = event { reconnects += 1 }
+            if let n = id(event) {
+                ids.append(n)
+                if ids.count == total { close() }
+            }
+        }
+        return (ids, reconnects)
+    }
+
+    @Test func sseResumesAcross50Drops() async throws {
+        try await resumes("sse") { server, loop in
+            var configuration = SSETransportConfiguration()
+            configuration.reconnect = Self.fastPolicy
+            let sse = try SSETransport(url: "\(server.base)/channels/sse/sse?drop_after=200", configuration: configuration, loop: loop)
+            sse.connect()
+            return await Self.collect(sse.events, id: { event in
+                if case .event(let e) = event { return Int(e.lastEventID) }
+                return nil
+            }, close: { sse.close() })
+        }
+    }
+
+    @Test func webSocketResumesAcross50Drops() async throws {
+        try await resumes("ws") { server, loop in
+            var configuration = WebSocketTransportConfiguration()
+            configuration.reconnect = Self.fastPolicy
+            configuration.resumeID = WebSocketTransportConfiguration.jsonIDField
+            let ws = try WebSocketTransport(url: "ws://127.0.0.1:\(server.port)/channels/ws/ws?drop_after=200", configuration: configuration, loop: loop)
+            ws.connect()
+            return await Self.collect(ws.events, id: { event in
+                if case .message(let m) = event { return WebSocketTransportConfiguration.jsonIDField(m).flatMap { Int($0) } }
+                return nil
+            }, close: { ws.close() })
+        }
+    }
+
+    @Test func longPollResumesAcrossDroppedPolls() async throws {
+        try await resumes("poll") { server, loop in
+            var configuration = LongPollTransportConfiguration()
+            configuration.reconnect = Self.fastPolicy
+            configuration.pollTimeout = .milliseconds(200)
+            // 100 events a page and 40 % of the answers cut: about 65 drops over 100 pages (45 is 3 σ below).
+            let poll = try LongPollTransport(url: "\(server.base)/channels/poll/poll?limit=100&drop_rate=0.4", configuration: configuration, loop: loop)
+            poll.connect()
+            return await Self.collect(poll.events, id: { event in
+                if case .event(let e) = event { return Int(e.lastEventID) }
+                return nil
+            }, close: { poll.close() })
+        }
+    }
+}
