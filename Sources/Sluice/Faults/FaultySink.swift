@@ -31,8 +31,9 @@ final class FaultySink: ResponseSink, @unchecked Sendable {
     func sendHead(_ head: HTTPResponse) throws {
         let hold = state.withLock { s -> Bool in
             s.isSSE = head.headerFields[.contentType]?.hasPrefix("text/event-stream") ?? false
-            guard plan.buffer, s.heldHead == nil, !inner.headSent else { return false }
-            s.heldHead = head
+            guard plan.buffer, !inner.headSent else { return false }
+            // A second head is ignored, as the real sink ignores it.
+            if s.heldHead == nil { s.heldHead = head }
             return true
         }
         if !hold { try inner.sendHead(head) }
