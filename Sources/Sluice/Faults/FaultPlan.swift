@@ -138,4 +138,13 @@ struct FaultPlan: Sendable {
 }
 
 /// A response cut short on purpose (`drop_after`, `chaos`): ends the handler quietly.
-struct InjectedDrop: Error {}
+struct InjectedDrop: Error {
+    /// Waits (at most 5 s) until what was written before the drop has left the queue, so the peer
+    /// gets it before the cut: an HTTP/2 reset would discard DATA still queued.
+    static func letPendingOut(_ sink: ResponseSink) async {
+        let deadline = ContinuousClock.now + .seconds(5)
+        while sink.pendingBytes > 0 && ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(1))
+        }
+    }
+}

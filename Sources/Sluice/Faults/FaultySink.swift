@@ -55,7 +55,7 @@ final class FaultySink: ResponseSink, @unchecked Sendable {
         }
         if n == plan.dropAfter || chaosStep == .drop {
             // What was written before the drop reaches the peer first (an h2 reset discards queued DATA).
-            for _ in 0..<1000 where inner.pendingBytes > 0 { try await Task.sleep(for: .milliseconds(1)) }
+            await InjectedDrop.letPendingOut(inner)
             throw InjectedDrop()
         }
         if n == plan.stallAfter || chaosStep == .stall {

@@ -110,7 +110,7 @@ public final class WebSocket: Sendable {
         if closed { throw ClosedError() }
         if drop {
             // The `drop_after` fault: the connection goes without a close frame, as a crash would.
-            for _ in 0..<1000 where sink.pendingBytes > 0 { try await Task.sleep(for: .milliseconds(1)) }
+            await InjectedDrop.letPendingOut(sink)
             sink.abort()
             throw InjectedDrop()
         }

@@ -49,6 +49,8 @@ enum HTTP1Fetch {
                     holder.withLock { $0?.value.close() }
                 case .failed(let reason):
                     finish(.failure(FetchError(message: reason)))
+                    // Closing drops this callback, which holds the connection: no cycle, no socket left.
+                    holder.withLock { $0?.value.close() }
                 }
             }
             holder.withLock { $0 = UnsafeSendable(connection) }
