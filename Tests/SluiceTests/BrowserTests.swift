@@ -24,8 +24,11 @@ import Testing
                                  "\(server.base)/check.html?report=/report"]
             browser.standardOutput = FileHandle.nullDevice
             browser.standardError = FileHandle.nullDevice
-            try browser.run()
-            defer { browser.terminate(); browser.waitUntilExit() }
+            let exit = try ChildProcess.launch(browser)
+            defer {
+                browser.terminate()
+                exit.wait()
+            }
             #expect(await eventually(timeout: .seconds(60)) { report.withLock { $0 } != nil })
             let json = try #require(report.withLock { $0 })
             let result = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])

@@ -21,7 +21,7 @@ import Testing
         let out = Pipe()
         process.standardOutput = out
         process.standardError = FileHandle.nullDevice
-        try process.run()
+        let exit = try ChildProcess.launch(process)
         defer { if process.isRunning { process.terminate() } }
 
         let firstLine = try await blocking { () -> String in
@@ -40,10 +40,7 @@ import Testing
         #expect(String(decoding: page, as: UTF8.self).contains("<h1>Sluice</h1>"))
 
         kill(process.processIdentifier, SIGTERM)
-        let status = try await blocking { () -> Int32 in
-            process.waitUntilExit()
-            return process.terminationStatus
-        }
+        let status = try await blocking { exit.wait() }
         #expect(status == 0)
     }
 
@@ -98,17 +95,31 @@ import Testing
         #expect(try JSONValue(parsing: replay.stdout)["text"]?.string == "Hi")
     }
 
+    /// `sluice check`: the whole matrix of transports × faults against its own loopback server.
+    @Test func checkPassesItsWholeMatrix() async throws {
+        let result = try await run(Self.binary, ["check", "--events", "60"])
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        let lines = result.stdout.split(separator: "\n")
+        #expect(lines.first?.hasPrefix("scenario") == true)
+        #expect(lines.filter { $0.hasSuffix("PASS") || $0.contains("PASS  (") }.count == lines.count - 2)
+        #expect(lines.last?.hasPrefix("all ") == true)
+        for transport in ["sse ×", "sse-tls ×", "ws ×", "stream ×", "poll ×"] {
+            #expect(lines.contains { $0.hasPrefix(transport) }, "no \(transport) rows")
+        }
+        let json = try await run(Self.binary, ["check", "--events", "20", "--only", "drop", "--json"])
+        let rows = json.stdout.split(separator: "\n").compactMap { try? JSONValue(parsing: String($0)) }
+        #expect(rows.count == 5)
+        #expect(rows.allSatisfy { $0["result"]?.string == "PASS" && $0["lost"] == .number(0) })
+    }
+
     @Test func rejectsBadArguments() async throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Self.binary)
         process.arguments = ["serve", "--port", "70000"]
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
-        try process.run()
-        let status = try await blocking { () -> Int32 in
-            process.waitUntilExit()
-            return process.terminationStatus
-        }
+        let exit = try ChildProcess.launch(process)
+        let status = try await blocking { exit.wait() }
         #expect(status != 0)
     }
 
@@ -125,13 +136,12 @@ import Testing
         process.environment = ["SLUICE_FUZZ_TARGET": target]
         let out = Pipe()
         process.standardOutput = out
-        try process.run()
-        let output = try await blocking { () -> String in
+        let exit = try ChildProcess.launch(process)
+        let (output, status) = try await blocking { () -> (String, Int32) in
             let data = out.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            return String(decoding: data, as: UTF8.self)
+            return (String(decoding: data, as: UTF8.self), exit.wait())
         }
-        #expect(process.terminationStatus == 0)
+        #expect(status == 0)
         #expect(output.split(separator: "\n").filter { $0.hasPrefix("ok ") }.count == files.count)
     }
 }

@@ -24,8 +24,10 @@ import Testing
             #expect(String(decoding: h1.stdout, as: UTF8.self) == "id: 1\ndata: event 1\n\nid: 2\ndata: event 2\n\n")
             #expect(h1.status == 18)  // transfer closed with outstanding read data
             let h2 = try await curl(["-N", "--http2-prior-knowledge", "-H", "X-Sluice-Fault-Drop-After: 1", "\(server.base)/ndjson?count=5&interval_ms=0"])
-            #expect(String(decoding: h2.stdout, as: UTF8.self) == "{\"seq\":1}\n")
             #expect(h2.status == 92)  // HTTP/2 stream error (RST_STREAM)
+            // The record before the drop is sent before the reset; curl 7.88 drops DATA that arrives in the
+            // same read as the RST_STREAM, so on a loaded machine it may print nothing, never more.
+            #expect(["{\"seq\":1}\n", ""].contains(String(decoding: h2.stdout, as: UTF8.self)))
         }
     }
 

@@ -13,7 +13,7 @@ import Testing
         let out = Pipe()
         process.standardOutput = out
         process.standardError = FileHandle.nullDevice
-        try process.run()
+        _ = try ChildProcess.launch(process)
         let line = try await blocking { () -> String in
             var bytes: [UInt8] = []
             while true {

@@ -56,6 +56,10 @@ final class FaultySink: ResponseSink, @unchecked Sendable {
         if n == plan.dropAfter || chaosStep == .drop {
             // What was written before the drop reaches the peer first (an h2 reset discards queued DATA).
             await InjectedDrop.letPendingOut(inner)
+            if inner is HTTP2ResponseSink {
+                // The DATA is in nghttp2's output; let it reach the socket before RST_STREAM follows.
+                try await Task.sleep(for: .milliseconds(20))
+            }
             throw InjectedDrop()
         }
         if n == plan.stallAfter || chaosStep == .stall {

@@ -18,6 +18,12 @@ public struct HTTPStreamTransportConfiguration: Sendable {
     /// Longest line accepted with `.lines`; a longer one is an error. Default 1 MiB.
     public var maxLineLength = 1 << 20
     public var tls: ClientTLS?
+    /// Reads the id a record carries (`.lines`); the last one is sent as `Last-Event-ID` when
+    /// reconnecting, so a server that replays by id (Sluice channels' NDJSON) resumes without loss or
+    /// repeats. ``WebSocketTransportConfiguration/jsonIDField`` reads `{"id":"…"}` records.
+    public var resumeID: (@Sendable (WebSocketMessage) -> String?)?
+    /// The id to resume after on the first connection (sent as `Last-Event-ID`).
+    public var lastEventID: String?
 
     public init() {}
 }
@@ -45,6 +51,7 @@ public final class HTTPStreamTransport: Sendable {
         var abort: (@Sendable () -> Void)?
         var delivered = 0
         var paused = false
+        var lastEventID = ""
     }
 
     public enum SetupError: Error { case badURL(String) }
@@ -56,6 +63,7 @@ public final class HTTPStreamTransport: Sendable {
         self.loop = loop
         buffer = .forTransport(maxSize: configuration.maxBufferSize, strategy: configuration.strategy,
                                highWaterMark: configuration.highWaterMark)
+        state.withLock { $0.lastEventID = configuration.lastEventID ?? "" }
     }
 
     public var events: AsyncStream<TransportEvent> { buffer.stream }
@@ -101,6 +109,8 @@ public final class HTTPStreamTransport: Sendable {
     private func connectOnce() async -> AttemptOutcome {
         var head = "GET \(endpoint.target) HTTP/1.1\r\nHost: \(endpoint.authority)\r\n"
         for (name, value) in configuration.headers { head += "\(name): \(value)\r\n" }
+        let lastEventID = state.withLock { $0.lastEventID }
+        if !lastEventID.isEmpty { head += "Last-Event-ID: \(lastEventID)\r\n" }
         head += "\r\n"
         let request = Array(head.utf8)
         let tls = configuration.tls ?? (endpoint.secure ? try? ClientTLS() : nil)
@@ -172,12 +182,28 @@ public final class HTTPStreamTransport: Sendable {
                         }
                     }
                 }
+                remember(records)
                 deliver(records)
             case .end:
-                if !line.isEmpty { deliver([.message(.text(String(decoding: line, as: UTF8.self)))]) }
+                if !line.isEmpty {
+                    let last: [TransportEvent] = [.message(.text(String(decoding: line, as: UTF8.self)))]
+                    remember(last)
+                    deliver(last)
+                }
                 end(.failure(.ended, nil))
             case .failed(let reason):
                 endWithTransportFailure(reason)
+            }
+        }
+
+        /// Keeps the last record id for resuming.
+        private func remember(_ records: [TransportEvent]) {
+            guard let resumeID = transport.configuration.resumeID else { return }
+            for case .message(let message) in records.reversed() {
+                if let id = resumeID(message) {
+                    transport.state.withLock { $0.lastEventID = id }
+                    return
+                }
             }
         }
     }

@@ -25,7 +25,7 @@ func runBytes(_ executable: String, _ arguments: [String], deadline: Duration = 
         let err = Pipe()
         process.standardOutput = out
         process.standardError = err
-        try process.run()
+        let exit = try ChildProcess.launch(process)
         let stderrBox = Locked(Data())
         let stderrDone = DispatchSemaphore(value: 0)
         Thread {
@@ -43,7 +43,7 @@ func runBytes(_ executable: String, _ arguments: [String], deadline: Duration = 
         DispatchQueue.global().asyncAfter(deadline: .now() + seconds, execute: watchdog)
         let stdout = out.fileHandleForReading.readDataToEndOfFile()
         stderrDone.wait()
-        process.waitUntilExit()
+        let status = exit.wait()
         watchdog.cancel()
         let stderr = stderrBox.withLock { $0 }
         if killed.withLock({ $0 }) {
@@ -54,7 +54,7 @@ func runBytes(_ executable: String, _ arguments: [String], deadline: Duration = 
                 stderr: \(String(decoding: stderr.suffix(2000), as: UTF8.self))
                 """)
         }
-        return ([UInt8](stdout), [UInt8](stderr), process.terminationStatus)
+        return ([UInt8](stdout), [UInt8](stderr), status)
     }
 }
 
