@@ -212,6 +212,7 @@ struct ListenCommand: AsyncParsableCommand {
         case .backpressure: object = ["type": "backpressure"]
         case .drain: object = ["type": "drain"]
         case .closed: object = ["type": "closed"]
+        case .mode(let mode): object = ["type": "mode", "mode": mode.rawValue]
         }
         let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
         return String(decoding: data, as: UTF8.self)

@@ -187,6 +187,49 @@ import Testing
         }
     }
 
+    /// A buffering proxy (`buffer=1` holds the stream) makes the NDJSON client fall back to long
+    /// polling within its first-byte timeout, and it still gets every event, later ones too.
+    @Test func streamFallsBackToLongPollingBehindABufferingProxy() async throws {
+        let registry = Self.registry()
+        try await withServer(configure: { $0.faultInjection = true }, routes: { $0.addChannels(registry) }) { server in
+            let channel = try #require(registry.channel("held"))
+            for n in 1...300 { try channel.publish(data: "early \(n)") }
+            let loop = EventLoop(index: 0)
+            loop.start()
+            defer { loop.shutdown() }
+            var configuration = HTTPStreamTransportConfiguration()
+            configuration.reconnect = Self.fastPolicy
+            configuration.resumeID = WebSocketTransportConfiguration.jsonIDField
+            configuration.longPolling = LongPollFallback(url: "\(server.base)/channels/held/poll", firstByteTimeout: .milliseconds(300))
+            configuration.longPolling?.pollTimeout = .milliseconds(300)
+            let stream = try HTTPStreamTransport(url: "\(server.base)/channels/held/stream?buffer=1", configuration: configuration, loop: loop)
+            let started = ContinuousClock.now
+            stream.connect()
+            var ids: [Int] = []
+            var modes: [TransportMode] = []
+            var switchedAfter: Duration?
+            for await event in stream.events {
+                switch event {
+                case .mode(let mode):
+                    modes.append(mode)
+                    switchedAfter = ContinuousClock.now - started
+                    for n in 301...400 { try channel.publish(data: "late \(n)") }
+                case .event(let e):
+                    if let id = Int(e.lastEventID) { ids.append(id) }
+                    if ids.count == 400 { stream.close() }
+                case .message:
+                    Issue.record("a record arrived through the held stream")
+                default:
+                    break
+                }
+            }
+            #expect(modes == [.longPolling])
+            #expect(stream.mode == .longPolling)
+            #expect(try #require(switchedAfter) >= .milliseconds(300))
+            #expect(ids == Array(1...400))
+        }
+    }
+
     @Test func longPollResumesAcrossDroppedPolls() async throws {
         try await resumes("poll") { server, loop in
             var configuration = LongPollTransportConfiguration()

@@ -24,8 +24,30 @@ public struct HTTPStreamTransportConfiguration: Sendable {
     public var resumeID: (@Sendable (WebSocketMessage) -> String?)?
     /// The id to resume after on the first connection (sent as `Last-Event-ID`).
     public var lastEventID: String?
+    /// Switch to long polling when streaming does not work (`longPolling`); nil never switches.
+    public var longPolling: LongPollFallback?
 
     public init() {}
+}
+
+/// When and how an ``HTTPStreamTransport`` falls back to long polling: no first body byte within
+/// `firstByteTimeout` (a buffering proxy holds the stream), or the stream failing before its first
+/// byte. The transport then reports `.mode(.longPolling)` and polls `url` (the ``LongPollPage``
+/// protocol) from the last id it had; records then arrive as `.event` with id, type and data.
+public struct LongPollFallback: Sendable {
+    /// The poll URL of the same stream, e.g. `http://host/channels/news/poll`.
+    public var url: String
+    /// Default 5 s.
+    public var firstByteTimeout: Duration = .seconds(5)
+    /// Pause between polls (`longPollingInterval`). Default none.
+    public var interval: Duration = .zero
+    /// How long the server may hold a poll. Default 25 s.
+    public var pollTimeout: Duration = .seconds(25)
+
+    public init(url: String, firstByteTimeout: Duration = .seconds(5)) {
+        self.url = url
+        self.firstByteTimeout = firstByteTimeout
+    }
 }
 
 /// Consumes a streamed HTTP response body (chunked or close-delimited) as raw chunks or as
@@ -52,6 +74,10 @@ public final class HTTPStreamTransport: Sendable {
         var delivered = 0
         var paused = false
         var lastEventID = ""
+        var mode: TransportMode = .streaming
+        /// The attempt ended in a way that calls for long polling.
+        var fallBack = false
+        var poller: LongPollTransport?
     }
 
     public enum SetupError: Error { case badURL(String) }
@@ -84,11 +110,15 @@ public final class HTTPStreamTransport: Sendable {
         }
     }
 
+    /// How the transport receives now.
+    public var mode: TransportMode { state.withLock { $0.mode } }
+
     public func close() {
-        let (connection, abort) = state.withLock { s in
+        let (connection, abort, poller) = state.withLock { s in
             s.closed = true
-            return (s.connection, s.abort)
+            return (s.connection, s.abort, s.poller)
         }
+        poller?.close()
         loop.execute {
             connection?.value.close()
             abort?()
@@ -107,6 +137,58 @@ public final class HTTPStreamTransport: Sendable {
     }
 
     private func connectOnce() async -> AttemptOutcome {
+        if let fallback = configuration.longPolling, state.withLock({ $0.mode == .longPolling }) {
+            return await poll(fallback)
+        }
+        let outcome = await stream()
+        guard let fallback = configuration.longPolling, state.withLock({ s in s.fallBack && !s.closed }) else { return outcome }
+        state.withLock { $0.mode = .longPolling }
+        buffer.insertOutOfBand(.mode(.longPolling))
+        return await poll(fallback)
+    }
+
+    /// Long polls until the poller gives up or the transport is closed; its events become ours.
+    private func poll(_ fallback: LongPollFallback) async -> AttemptOutcome {
+        var configuration = LongPollTransportConfiguration()
+        configuration.headers = self.configuration.headers
+        configuration.reconnect = self.configuration.reconnect
+        configuration.maxBufferSize = 64
+        configuration.pollTimeout = fallback.pollTimeout
+        configuration.interval = fallback.interval
+        configuration.tls = self.configuration.tls
+        let cursor = state.withLock { $0.lastEventID }
+        configuration.cursor = cursor.isEmpty ? nil : cursor
+        guard let poller = try? LongPollTransport(url: fallback.url, configuration: configuration, loop: loop) else {
+            return .failure(.transport("bad long-poll URL"), TransportError(
+                message: "cannot long-poll \(fallback.url)", statusCode: nil, recoverable: false, attempt: 0))
+        }
+        let closed = state.withLock { s -> Bool in
+            s.poller = poller
+            return s.closed
+        }
+        if closed { return .failure(.transport("closed"), nil) }
+        poller.connect()
+        for await event in poller.events {
+            switch event {
+            case .event(let e):
+                state.withLock { s in
+                    s.lastEventID = e.lastEventID
+                    s.delivered += 1
+                }
+                await buffer.put(event)
+            case .connecting, .closed:
+                break  // our own loop reports these
+            default:
+                buffer.insertOutOfBand(event)
+            }
+        }
+        state.withLock { $0.poller = nil }
+        if state.withLock({ $0.closed }) { return .failure(.transport("closed"), nil) }
+        return .failure(.transport("long polling gave up"), TransportError(
+            message: "long polling gave up", statusCode: nil, recoverable: false, attempt: 0))
+    }
+
+    private func stream() async -> AttemptOutcome {
         var head = "GET \(endpoint.target) HTTP/1.1\r\nHost: \(endpoint.authority)\r\n"
         for (name, value) in configuration.headers { head += "\(name): \(value)\r\n" }
         let lastEventID = state.withLock { $0.lastEventID }
@@ -129,10 +211,12 @@ public final class HTTPStreamTransport: Sendable {
             let paused = self.state.withLock { s -> Bool in
                 s.connection = UnsafeSendable(connection)
                 s.delivered = 0
+                s.fallBack = false
                 return s.paused
             }
             connection.start()
             if paused { connection.pauseReading() }
+            if let fallback = self.configuration.longPolling { session.awaitFirstByte(within: fallback.firstByteTimeout) }
         }
         let outcome = await gate.wait()
         state.withLock {
@@ -155,8 +239,34 @@ public final class HTTPStreamTransport: Sendable {
                 counted: { n in transport.state.withLock { $0.delivered += n } }), finish: finish)
         }
 
+        /// `longPolling`: no body byte in time means a buffering middlebox; give up on streaming.
+        private var firstByteTimer: LoopTimer?
+        private var sawBody = false
+
+        func awaitFirstByte(within timeout: Duration) {
+            let timer = LoopTimer(loop: loop)
+            firstByteTimer = timer
+            timer.schedule(after: timeout) { [weak self] in
+                guard let self, !self.sawBody, !self.ended else { return }
+                self.transport.state.withLock { $0.fallBack = true }
+                self.endWithTransportFailure("no first byte within \(timeout)")
+            }
+        }
+
+        override func willEnd() {
+            firstByteTimer?.cancel()
+            firstByteTimer = nil
+        }
+
         func handle(_ event: HTTP1ClientConnection.Event) {
             if ended { return }
+            if case .body = event {
+                sawBody = true
+                firstByteTimer?.cancel()
+            }
+            if case .failed = event, !sawBody, transport.configuration.longPolling != nil {
+                transport.state.withLock { $0.fallBack = true }  // streaming fails here: try polling
+            }
             switch event {
             case .connected:
                 break

@@ -18,6 +18,14 @@ public enum TransportEvent: Sendable, Equatable {
     case drain
     /// The transport will report nothing more.
     case closed
+    /// The transport changed how it receives (an HTTP stream falling back to long polling).
+    case mode(TransportMode)
+}
+
+/// How a transport receives: one streamed response, or repeated long polls.
+public enum TransportMode: String, Sendable, Equatable {
+    case streaming
+    case longPolling = "long-polling"
 }
 
 /// A failure, with whether the transport will try again.

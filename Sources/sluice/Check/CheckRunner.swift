@@ -115,6 +115,8 @@ struct CheckRunner: Sendable {
             configuration.reconnect = policy
             configuration.resumeID = WebSocketTransportConfiguration.jsonIDField
             configuration.lastEventID = "0"
+            configuration.longPolling = LongPollFallback(url: base + path + "/poll?limit=50", firstByteTimeout: .milliseconds(500))
+            configuration.longPolling?.pollTimeout = .milliseconds(500)
             let stream = try HTTPStreamTransport(url: base + path + "/stream" + query, configuration: configuration, loop: loop)
             return TransportSource(events: stream.events, connect: { stream.connect() }, close: { stream.close() })
         case .poll:

@@ -44,6 +44,10 @@ struct CheckScenario: Sendable {
                     ("chaos", "chaos=0.03&stall_ms=50", .everyEvent),
                 ]
             }
+            if transport == .ndjson {
+                // A buffering proxy: the stream transport must fall back to long polling.
+                faults += [("buffer→long-poll", "buffer=1", .everyEvent)]
+            }
             if transport == .sse || transport == .sseTLS {
                 faults += [
                     ("crlf", "line_ending=crlf", .everyEvent),
