@@ -17,18 +17,10 @@ import Testing
         }) { server in
             let profile = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-chromium-\(UInt32.random(in: 0...UInt32.max))")
             defer { try? FileManager.default.removeItem(at: profile) }
-            let browser = Process()
-            browser.executableURL = URL(fileURLWithPath: "/usr/bin/chromium")
-            browser.arguments = ["--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
+            let browser = try ChildProcess("/usr/bin/chromium", ["--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
                                  "--user-data-dir=\(profile.path)", "--remote-debugging-port=0",
-                                 "\(server.base)/check.html?report=/report"]
-            browser.standardOutput = FileHandle.nullDevice
-            browser.standardError = FileHandle.nullDevice
-            let exit = try ChildProcess.launch(browser)
-            defer {
-                browser.terminate()
-                exit.wait()
-            }
+                                 "\(server.base)/check.html?report=/report"], stdout: .discard, stderr: .discard)
+            defer { browser.stop() }
             #expect(await eventually(timeout: .seconds(60)) { report.withLock { $0 } != nil })
             let json = try #require(report.withLock { $0 })
             let result = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])

@@ -12,26 +12,12 @@ import Testing
     }
 
     @Test func servePrintsItsAddressFirstAndStopsOnSIGTERM() async throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.binary)
-        process.arguments = ["serve", "--port", "0", "--loops", "1", "--log-level", "error"]
-        // The package root, so the default `--public public` finds the demo page.
-        process.currentDirectoryURL = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-            .deletingLastPathComponent().deletingLastPathComponent()
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = FileHandle.nullDevice
-        let exit = try ChildProcess.launch(process)
-        defer { if process.isRunning { process.terminate() } }
-
-        let firstLine = try await blocking { () -> String in
-            var line: [UInt8] = []
-            while true {
-                let byte = out.fileHandleForReading.readData(ofLength: 1)
-                if byte.isEmpty || byte.first == 10 { return String(decoding: line, as: UTF8.self) }
-                line += byte
-            }
-        }
+        // The package's `public` folder, so the demo page is found.
+        let publicFolder = packageRoot.appendingPathComponent("public").path
+        let process = try ChildProcess(Self.binary, ["serve", "--port", "0", "--loops", "1", "--log-level", "error", "--public", publicFolder],
+                                       stderr: .discard)
+        defer { process.stop() }
+        let firstLine = try await blocking { process.readStdoutLine() }
         #expect(firstLine.hasPrefix("listening on http://127.0.0.1:"))
         let port = try #require(Int(firstLine.split(separator: ":").last!))
         let (health, _, _) = try await curl(["http://127.0.0.1:\(port)/health"])
@@ -39,8 +25,8 @@ import Testing
         let (page, _, _) = try await curl(["http://127.0.0.1:\(port)/"])
         #expect(String(decoding: page, as: UTF8.self).contains("<h1>Sluice</h1>"))
 
-        kill(process.processIdentifier, SIGTERM)
-        let status = try await blocking { exit.wait() }
+        process.signal(SIGTERM)
+        let status = try await blocking { process.wait() }
         #expect(status == 0)
     }
 
@@ -113,14 +99,9 @@ import Testing
     }
 
     @Test func rejectsBadArguments() async throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.binary)
-        process.arguments = ["serve", "--port", "70000"]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        let exit = try ChildProcess.launch(process)
-        let status = try await blocking { exit.wait() }
-        #expect(status != 0)
+        let result = try await run(Self.binary, ["serve", "--port", "70000"])
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("--port must be in 0...65535"))
     }
 
     /// Each fuzz target's seed corpus replays cleanly through the same harness libFuzzer drives.
@@ -130,16 +111,12 @@ import Testing
         let corpus = root.appendingPathComponent("FuzzCorpus/\(target)")
         let files = try FileManager.default.contentsOfDirectory(atPath: corpus.path).sorted().map { corpus.appendingPathComponent($0).path }
         #expect(files.count >= 4)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.binary).deletingLastPathComponent().appendingPathComponent("SluiceFuzz")
-        process.arguments = files
-        process.environment = ["SLUICE_FUZZ_TARGET": target]
-        let out = Pipe()
-        process.standardOutput = out
-        let exit = try ChildProcess.launch(process)
+        var environment = ProcessInfo.processInfo.environment
+        environment["SLUICE_FUZZ_TARGET"] = target
+        let process = try ChildProcess(URL(fileURLWithPath: Self.binary).deletingLastPathComponent().appendingPathComponent("SluiceFuzz").path,
+                                       files, environment: environment, stderr: .discard)
         let (output, status) = try await blocking { () -> (String, Int32) in
-            let data = out.fileHandleForReading.readDataToEndOfFile()
-            return (String(decoding: data, as: UTF8.self), exit.wait())
+            (String(decoding: process.readStdoutToEnd(), as: UTF8.self), process.wait())
         }
         #expect(status == 0)
         #expect(output.split(separator: "\n").filter { $0.hasPrefix("ok ") }.count == files.count)

@@ -6,24 +6,13 @@ import Testing
 /// The client against servers that are not Sluice (Tests/Python/foreign_server.py).
 @Suite struct ForeignServerTests {
     /// Starts the Python server and returns it with its port; the caller terminates it.
-    static func start(_ kind: String) async throws -> (Process, Int) {
-        let process = Process()
-        process.executableURL = packageRoot.appendingPathComponent(".venv/bin/python")
-        process.arguments = [packageRoot.appendingPathComponent("Tests/Python/foreign_server.py").path, kind]
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = FileHandle.nullDevice
-        _ = try ChildProcess.launch(process)
-        let line = try await blocking { () -> String in
-            var bytes: [UInt8] = []
-            while true {
-                let byte = out.fileHandleForReading.readData(ofLength: 1)
-                if byte.isEmpty || byte.first == 10 { return String(decoding: bytes, as: UTF8.self) }
-                bytes += byte
-            }
-        }
+    static func start(_ kind: String) async throws -> (ChildProcess, Int) {
+        let process = try ChildProcess(
+            packageRoot.appendingPathComponent(".venv/bin/python").path,
+            [packageRoot.appendingPathComponent("Tests/Python/foreign_server.py").path, kind], stderr: .discard)
+        let line = try await blocking { process.readStdoutLine() }
         guard let port = Int(line.split(separator: " ").last ?? "") else {
-            process.terminate()
+            process.stop()
             throw TestFailure("foreign server did not start: \(line)")
         }
         return (process, port)
@@ -31,7 +20,7 @@ import Testing
 
     @Test func sseFromPythonWithCRLFCommentsRetryAndResume() async throws {
         let (server, port) = try await Self.start("sse")
-        defer { server.terminate() }
+        defer { server.stop() }
         let loop = EventLoop(index: 0)
         loop.start()
         defer { loop.shutdown() }
@@ -55,7 +44,7 @@ import Testing
 
     @Test func webSocketToPythonWebsockets() async throws {
         let (server, port) = try await Self.start("ws")
-        defer { server.terminate() }
+        defer { server.stop() }
         let loop = EventLoop(index: 0)
         loop.start()
         defer { loop.shutdown() }

@@ -1,38 +1,147 @@
 import Foundation
 import SluiceCore
+#if canImport(Glibc)
+import Glibc
+#endif
 
-/// Launching peers with Foundation's `Process` on Linux, safely: `run()` has crashed under concurrent
-/// launches (a `try!` inside Foundation meeting EINTR), and `waitUntilExit()` parks its thread on a
-/// run loop that is not guaranteed to see the exit (swift-corelibs-foundation; suites have hung on it).
-/// So launches happen one at a time, and exits are observed through `terminationHandler`, set before
-/// `run()` so a fast exit cannot be missed.
-enum ChildProcess {
-    private static let launchLock = Lock()
+/// A peer program started with `posix_spawn`, its output read with plain `read(2)`, its end with
+/// `waitpid(2)`.
+///
+/// Not Foundation's `Process`: on Linux it watches children and pipes through CFSocket, whose
+/// `select(2)` sets hold 1,024 descriptors, and a test process with many sockets open has higher
+/// ones. `Process.run()` then crashed (bad pointer in memmove, EINTR in a `try!`) and exits went
+/// unnoticed, which stalled the suite about one run in eight.
+final class ChildProcess: @unchecked Sendable {
+    let pid: pid_t
+    /// Read ends of the child's stdout and stderr (nil when not captured).
+    private let stdoutFD: Int32?
+    private let stderrFD: Int32?
+    private let status = Locked<Int32?>(nil)
 
-    /// Starts `process`; the returned exit is signalled when it ends.
-    static func launch(_ process: Process) throws -> ChildExit {
-        let exit = ChildExit()
-        process.terminationHandler = { ended in exit.finish(ended.terminationStatus) }
-        try launchLock.withLock { try process.run() }
-        return exit
-    }
-}
+    enum Output { case capture, discard }
 
-/// The end of a launched child.
-final class ChildExit: @unchecked Sendable {
-    private let ended = DispatchSemaphore(value: 0)
-    private let code = Locked<Int32?>(nil)
-
-    fileprivate func finish(_ status: Int32) {
-        code.withLock { $0 = status }
-        ended.signal()
+    struct SpawnError: Error, CustomStringConvertible {
+        var description: String
     }
 
-    /// Blocks until the child has exited; its status. Call from a thread of its own (``blocking``).
+    /// Spawns one at a time: a pipe made by one spawn must not leak into a child of another before it
+    /// is marked close-on-exec.
+    private static let spawnLock = Lock()
+
+    convenience init(_ executable: String, _ arguments: [String], environment: [String: String]? = nil,
+                     stdout: Output = .capture, stderr: Output = .capture) throws {
+        let spawned = try Self.spawnLock.withLock {
+            try Self.spawn(executable, arguments, environment: environment, stdout: stdout, stderr: stderr)
+        }
+        self.init(pid: spawned.pid, stdoutFD: spawned.stdout, stderrFD: spawned.stderr)
+    }
+
+    private init(pid: pid_t, stdoutFD: Int32?, stderrFD: Int32?) {
+        self.pid = pid
+        self.stdoutFD = stdoutFD
+        self.stderrFD = stderrFD
+    }
+
+    private static func spawn(_ executable: String, _ arguments: [String], environment: [String: String]?,
+                              stdout: Output, stderr: Output) throws -> (pid: pid_t, stdout: Int32?, stderr: Int32?) {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        var closeInParent: [Int32] = []
+        func pipeFor(_ output: Output, target: Int32) throws -> Int32? {
+            switch output {
+            case .discard:
+                posix_spawn_file_actions_addopen(&actions, target, "/dev/null", O_WRONLY, 0)
+                return nil
+            case .capture:
+                var fds: [Int32] = [0, 0]
+                guard pipe(&fds) == 0 else { throw SpawnError(description: "pipe: \(errno)") }
+                // Close-on-exec, so other children spawned meanwhile do not hold our pipe open (the
+                // dup2 in the child clears the flag on its own copy).
+                _ = fcntl(fds[0], F_SETFD, FD_CLOEXEC)
+                _ = fcntl(fds[1], F_SETFD, FD_CLOEXEC)
+                posix_spawn_file_actions_adddup2(&actions, fds[1], target)
+                closeInParent.append(fds[1])
+                return fds[0]
+            }
+        }
+        let stdoutFD = try pipeFor(stdout, target: 1)
+        let stderrFD = try pipeFor(stderr, target: 2)
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+
+        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        let env = (environment ?? ProcessInfo.processInfo.environment).map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { env.forEach { free($0) } }
+        var child: pid_t = 0
+        let rc = posix_spawn(&child, executable, &actions, nil, argv, env)
+        closeInParent.forEach { close($0) }
+        guard rc == 0 else {
+            [stdoutFD, stderrFD].compactMap { $0 }.forEach { close($0) }
+            throw SpawnError(description: "posix_spawn \(executable): \(String(cString: strerror(rc)))")
+        }
+        return (child, stdoutFD, stderrFD)
+    }
+
+    deinit {
+        [stdoutFD, stderrFD].compactMap { $0 }.forEach { close($0) }
+    }
+
+    /// Everything the child writes to stdout until it closes it. Blocking: call from ``blocking``.
+    func readStdoutToEnd() -> [UInt8] { stdoutFD.map(Self.readToEnd) ?? [] }
+    func readStderrToEnd() -> [UInt8] { stderrFD.map(Self.readToEnd) ?? [] }
+
+    /// One line of stdout (without the LF), or what came before the end. Blocking.
+    func readStdoutLine() -> String {
+        guard let fd = stdoutFD else { return "" }
+        var line: [UInt8] = []
+        var byte: UInt8 = 0
+        while true {
+            let n = read(fd, &byte, 1)
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 || byte == 10 { return String(decoding: line, as: UTF8.self) }
+            line.append(byte)
+        }
+    }
+
+    private static func readToEnd(_ fd: Int32) -> [UInt8] {
+        var out: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { return out }
+            out += chunk[0..<n]
+        }
+    }
+
+    /// Waits for the child to end; its exit status (128 + signal when killed). Blocking.
     @discardableResult
     func wait() -> Int32 {
-        ended.wait()
-        ended.signal()  // later waiters pass too
-        return code.withLock { $0 } ?? -1
+        if let known = status.withLock({ $0 }) { return known }
+        var raw: Int32 = 0
+        while waitpid(pid, &raw, 0) < 0 && errno == EINTR {}
+        let code = (raw & 0x7F) == 0 ? (raw >> 8) & 0xFF : 128 + (raw & 0x7F)
+        status.withLock { $0 = code }
+        return code
+    }
+
+    var isRunning: Bool {
+        if status.withLock({ $0 }) != nil { return false }
+        var raw: Int32 = 0
+        let done = waitpid(pid, &raw, WNOHANG)
+        if done == pid {
+            status.withLock { $0 = (raw & 0x7F) == 0 ? (raw >> 8) & 0xFF : 128 + (raw & 0x7F) }
+            return false
+        }
+        return true
+    }
+
+    func signal(_ number: Int32) { if isRunning { kill(pid, number) } }
+
+    /// SIGTERM, and the child reaped on a thread of its own (no zombie is left).
+    func stop() {
+        signal(SIGTERM)
+        Thread { self.wait() }.start()
     }
 }

@@ -18,32 +18,24 @@ struct ProcessResult: Sendable {
 /// with what it printed, so a hung peer fails its test instead of stalling the suite.
 func runBytes(_ executable: String, _ arguments: [String], deadline: Duration = .seconds(120)) async throws -> (stdout: [UInt8], stderr: [UInt8], status: Int32) {
     try await blocking {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        let exit = try ChildProcess.launch(process)
-        let stderrBox = Locked(Data())
+        let child = try ChildProcess(executable, arguments)
+        let stderrBox = Locked<[UInt8]>([])
         let stderrDone = DispatchSemaphore(value: 0)
         Thread {
-            stderrBox.withLock { $0 = err.fileHandleForReading.readDataToEndOfFile() }
+            stderrBox.withLock { $0 = child.readStderrToEnd() }
             stderrDone.signal()
         }.start()
         let killed = Locked(false)
-        let pid = process.processIdentifier
         let watchdog = DispatchWorkItem {
-            guard process.isRunning else { return }
+            guard child.isRunning else { return }
             killed.withLock { $0 = true }
-            kill(pid, SIGKILL)
+            child.signal(SIGKILL)
         }
         let seconds = Double(deadline.components.seconds) + Double(deadline.components.attoseconds) / 1e18
         DispatchQueue.global().asyncAfter(deadline: .now() + seconds, execute: watchdog)
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stdout = child.readStdoutToEnd()
         stderrDone.wait()
-        let status = exit.wait()
+        let status = child.wait()
         watchdog.cancel()
         let stderr = stderrBox.withLock { $0 }
         if killed.withLock({ $0 }) {
@@ -54,7 +46,7 @@ func runBytes(_ executable: String, _ arguments: [String], deadline: Duration = 
                 stderr: \(String(decoding: stderr.suffix(2000), as: UTF8.self))
                 """)
         }
-        return ([UInt8](stdout), [UInt8](stderr), status)
+        return (stdout, stderr, status)
     }
 }
 
