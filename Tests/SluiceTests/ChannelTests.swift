@@ -245,3 +245,70 @@ import Testing
         }
     }
 }
+
+/// A slow consumer with a small buffer, under each client strategy, reading a channel published while
+/// it lags: memory stays bounded on both sides, backpressure and drain fire, drops are counted exactly,
+/// `block` loses nothing.
+@Suite struct SlowConsumerTests {
+    @Test(arguments: [BufferStrategy.block, .dropOldest, .dropNewest])
+    func boundedOnBothSides(_ strategy: BufferStrategy) async throws {
+        var channels = ChannelConfiguration()
+        channels.subscriberQueue = 64
+        channels.subscriberPolicy = .disconnect
+        let registry = ChannelRegistry(configuration: channels)
+        try await withServer(routes: { $0.addChannels(registry) }) { server in
+            let channel = try #require(registry.channel("slow"))
+            let loop = EventLoop(index: 0)
+            loop.start()
+            defer { loop.shutdown() }
+            var configuration = SSETransportConfiguration()
+            configuration.maxBufferSize = 20
+            configuration.highWaterMark = 16
+            configuration.strategy = strategy
+            configuration.lastEventID = "0"
+            configuration.reconnect = ReconnectPolicy(reconnectDelay: .milliseconds(5), maxReconnectDelay: .milliseconds(20), seed: 2)
+            configuration.reconnect.maxReconnectAttempts = 1000
+            let sse = try SSETransport(url: "\(server.base)/channels/slow/sse", configuration: configuration, loop: loop)
+            sse.connect()
+            let total = 3000
+            // The publisher never waits for this reader.
+            let publisher = Task {
+                for n in 1...total {
+                    try channel.publish(data: String(repeating: "x", count: 200) + " \(n)")
+                    if n % 100 == 0 { try await Task.sleep(for: .milliseconds(2)) }
+                }
+            }
+            var ids: [Int] = []
+            var signals: [TransportEvent] = []
+            var peakBuffered = 0
+            for await event in sse.events {
+                switch event {
+                case .event(let e):
+                    ids.append(Int(e.lastEventID) ?? -1)
+                    peakBuffered = max(peakBuffered, sse.bufferedCount)
+                    if ids.count % 10 == 0 { try await Task.sleep(for: .milliseconds(1)) }  // slow
+                    if ids.last == total { sse.close() }
+                case .backpressure, .drain:
+                    signals.append(event)
+                default:
+                    break
+                }
+                if ids.count + sse.droppedCount >= total && strategy != .block { sse.close() }
+            }
+            try await publisher.value
+            #expect(peakBuffered <= 20)
+            #expect(channel.metrics.peakQueued <= 64)
+            #expect(signals.contains(.backpressure) && signals.contains(.drain))
+            #expect(zip(ids, ids.dropFirst()).allSatisfy { $0 < $1 }, "ids out of order or repeated")
+            switch strategy {
+            case .block:
+                #expect(ids == Array(1...total))
+                #expect(sse.droppedCount == 0)
+            default:
+                // Whatever the transport dropped is counted: together with what arrived, every event.
+                #expect(sse.droppedCount > 0)
+                #expect(ids.count + sse.droppedCount == total, "\(ids.count) received + \(sse.droppedCount) dropped")
+            }
+        }
+    }
+}

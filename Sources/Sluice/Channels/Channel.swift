@@ -28,6 +28,8 @@ public final class Channel: @unchecked Sendable {
         /// Subscribers cut off under the `.disconnect` policy.
         public var disconnected = 0
         public var subscribers = 0
+        /// The longest any subscriber's live queue has been (bounded by its `queue`).
+        public var peakQueued = 0
         public var retained = 0
         public var lastID = 0
         public var oldestID: Int?
@@ -59,18 +61,19 @@ public final class Channel: @unchecked Sendable {
         // Offers outside the channel's lock: a subscriber's lock is never taken inside it.
         var dropped = 0
         var disconnected = 0
+        var peak = 0
         for subscriber in targets {
             switch subscriber.offer(published) {
             case .dropped: dropped += 1
             case .disconnected: disconnected += 1
             case .queued, .ignored: break
             }
+            peak = max(peak, subscriber.queuedCount)
         }
-        if dropped + disconnected > 0 {
-            lock.withLock {
-                counters.dropped += dropped
-                counters.disconnected += disconnected
-            }
+        lock.withLock {
+            counters.dropped += dropped
+            counters.disconnected += disconnected
+            counters.peakQueued = max(counters.peakQueued, peak)
         }
         return published
     }

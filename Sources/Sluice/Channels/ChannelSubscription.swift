@@ -25,6 +25,9 @@ public final class ChannelSubscription: @unchecked Sendable {
         self.onEnd = onEnd
     }
 
+    /// Live events waiting for this subscriber (the replayed backlog not counted).
+    var queuedCount: Int { lock.withLock { queue.count } }
+
     /// Events dropped for this subscriber so far.
     public var droppedCount: Int { lock.withLock { dropped } }
 

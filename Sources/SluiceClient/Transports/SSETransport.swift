@@ -78,6 +78,9 @@ public final class SSETransport: Sendable {
     /// Events dropped by `.dropOldest`/`.dropNewest`.
     public var droppedCount: Int { buffer.droppedCount }
 
+    /// Events waiting in the buffer for the consumer.
+    public var bufferedCount: Int { buffer.count }
+
     /// Starts connecting (and reconnecting) in the background.
     public func connect() {
         state.withLock { s in
