@@ -71,7 +71,7 @@ public final class Server: Service, Sendable {
                     { _, fd, address, length, ctx in
                         Unmanaged<Server>.fromOpaque(ctx!).takeUnretainedValue().accept(fd: fd, address: address, length: length)
                     },
-                    me.value, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE, -1, socket.fd))
+                    me.value, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC, -1, socket.fd))
             }
             if let listener = made.value {
                 evconnlistener_set_error_cb(listener) { listener, ctx in

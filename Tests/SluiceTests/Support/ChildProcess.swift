@@ -4,6 +4,11 @@ import SluiceCore
 import Glibc
 #endif
 
+/// glibc's `posix_spawn_file_actions_addclosefrom_np` (2.34+), which Swift's Glibc module does not
+/// export (it is behind `_GNU_SOURCE`).
+@_silgen_name("posix_spawn_file_actions_addclosefrom_np")
+private func spawnActionsCloseFrom(_ actions: UnsafeMutablePointer<posix_spawn_file_actions_t>, _ from: Int32) -> Int32
+
 /// A peer program started with `posix_spawn`, its output read with plain `read(2)`, its end with
 /// `waitpid(2)`.
 ///
@@ -68,6 +73,9 @@ final class ChildProcess: @unchecked Sendable {
         let stdoutFD = try pipeFor(stdout, target: 1)
         let stderrFD = try pipeFor(stderr, target: 2)
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        // Nothing else of ours reaches the child: a child holding a copy of a server's socket would
+        // keep that connection open after the server closed it.
+        guard spawnActionsCloseFrom(&actions, 3) == 0 else { throw SpawnError(description: "addclosefrom failed") }
 
         let argv = ([executable] + arguments).map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }

@@ -9,7 +9,7 @@ final class RawClient: @unchecked Sendable {
     /// - Parameter receiveBuffer: a small SO_RCVBUF makes a slow reader's window fill quickly.
     init(host: String = "127.0.0.1", port: Int, receiveBuffer: Int32? = nil, timeout: Int = 5) throws {
         let v6 = host.contains(":")
-        fd = socket(v6 ? AF_INET6 : AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        fd = socket(v6 ? AF_INET6 : AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw TestFailure("socket failed") }
         if var size = receiveBuffer {
             setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
