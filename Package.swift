@@ -60,7 +60,7 @@ let package = Package(
         .target(
             name: "SluiceClient",
             dependencies: [
-                "SluiceCore", "CLibevent", "COpenSSL",
+                "SluiceCore", "CLibevent", "COpenSSL", "CNGHTTP2",
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "DequeModule", package: "swift-collections"),
             ]),

@@ -70,6 +70,9 @@ struct ListenCommand: AsyncParsableCommand {
     @Option(help: "Request method (default GET, or POST with --data).")
     var method: String?
 
+    @Flag(help: "Speak HTTP/2 (prior knowledge for http, ALPN h2 for https); sse only.")
+    var http2 = false
+
     func validate() throws {
         guard ["sse", "ws", "stream"].contains(chosenTransport) else {
             throw ValidationError("--transport \(chosenTransport) is not available yet (sse, ws, stream)")
@@ -82,8 +85,8 @@ struct ListenCommand: AsyncParsableCommand {
         if let accumulate, AccumulatedOutput.dialects(accumulate) == nil {
             throw ValidationError("--accumulate is openai, anthropic or auto")
         }
-        if (data != nil || method != nil || accumulate != nil) && chosenTransport != "sse" {
-            throw ValidationError("--data, --method and --accumulate go with the sse transport")
+        if (data != nil || method != nil || accumulate != nil || http2) && chosenTransport != "sse" {
+            throw ValidationError("--data, --method, --http2 and --accumulate go with the sse transport")
         }
     }
 
@@ -152,6 +155,7 @@ struct ListenCommand: AsyncParsableCommand {
             configuration.tls = tls
             configuration.body = try requestBody()
             configuration.method = method ?? (data == nil ? "GET" : "POST")
+            configuration.httpVersion = http2 ? .http2 : .http1
             let sse = try SSETransport(url: url, configuration: configuration, loop: loop)
             sse.connect()
             events = sse.events

@@ -89,12 +89,12 @@ import Testing
         #expect(lines.first?.hasPrefix("scenario") == true)
         #expect(lines.filter { $0.hasSuffix("PASS") || $0.contains("PASS  (") }.count == lines.count - 2)
         #expect(lines.last?.hasPrefix("all ") == true)
-        for transport in ["sse ×", "sse-tls ×", "ws ×", "stream ×", "poll ×"] {
+        for transport in ["sse ×", "sse-h2 ×", "sse-tls ×", "sse-h2-tls ×", "ws ×", "stream ×", "poll ×"] {
             #expect(lines.contains { $0.hasPrefix(transport) }, "no \(transport) rows")
         }
         let json = try await run(Self.binary, ["check", "--events", "20", "--only", "drop", "--json"])
         let rows = json.stdout.split(separator: "\n").compactMap { try? JSONValue(parsing: String($0)) }
-        #expect(rows.count == 5)
+        #expect(rows.count == 7)
         #expect(rows.allSatisfy { $0["result"]?.string == "PASS" && $0["lost"] == .number(0) })
     }
 

@@ -40,3 +40,10 @@ public struct ClientEndpoint: Sendable, Equatable {
         return port == (secure ? 443 : 80) ? h : "\(h):\(port)"
     }
 }
+
+/// The HTTP version a transport speaks.
+public enum HTTPVersion: String, Sendable, Equatable {
+    case http1 = "http/1.1"
+    /// Prior knowledge over `http`, ALPN `h2` over `https`.
+    case http2 = "h2"
+}

@@ -32,8 +32,12 @@ public final class ClientTLS: @unchecked Sendable {
 
     /// A new `SSL` for one connection to `host`, with SNI and hostname checks set. The caller hands
     /// it to a bufferevent, which frees it.
-    func makeSSL(host: String) -> OpaquePointer? {
+    func makeSSL(host: String, alpn: String? = nil) -> OpaquePointer? {
         guard let ssl = SSL_new(context) else { return nil }
+        if let alpn {
+            let protocols: [UInt8] = [UInt8(alpn.utf8.count)] + Array(alpn.utf8)
+            SSL_set_alpn_protos(ssl, protocols, UInt32(protocols.count))
+        }
         let isAddress = host.contains(":") || host.allSatisfy { $0.isNumber || $0 == "." }
         if !isAddress {
             // SSL_set_tlsext_host_name is a macro over SSL_ctrl (SSL_CTRL_SET_TLSEXT_HOSTNAME = 55,

@@ -2,11 +2,21 @@ import CLibevent
 import COpenSSL
 import SluiceCore
 
+/// What a transport's session needs of its connection, whichever HTTP version carries it.
+protocol ClientStreamConnection: AnyObject {
+    /// Resolves, connects and sends the request. Loop thread.
+    func start()
+    /// Closes without reporting anything more. Loop thread.
+    func close()
+    func pauseReading()
+    func resumeReading()
+}
+
 /// One HTTP/1.1 request and its (possibly endless) response over TCP or TLS, confined to one event
 /// loop. Name resolution goes through libevent's evdns; the response is parsed by
 /// ``HTTP1ResponseParser``. `pauseReading` stops reading the socket, so TCP flow control pushes back
 /// on the server.
-final class HTTP1ClientConnection {
+final class HTTP1ClientConnection: ClientStreamConnection {
     enum Event {
         case connected
         case head(status: Int, headers: [HTTP1Header])

@@ -7,7 +7,7 @@ final class BufferedDelivery {
     private let buffer: MessageBuffer<TransportEvent>
     private let loop: EventLoop
     private var pending: [TransportEvent] = []
-    private weak var connection: HTTP1ClientConnection?
+    private weak var connection: (any ClientStreamConnection)?
     private let userPaused: () -> Bool
     private let counted: (Int) -> Void
     private var whenEmpty: (() -> Void)?
@@ -19,7 +19,7 @@ final class BufferedDelivery {
         self.counted = counted
     }
 
-    func attach(_ connection: HTTP1ClientConnection) { self.connection = connection }
+    func attach(_ connection: any ClientStreamConnection) { self.connection = connection }
 
     /// Events are waiting for the buffer to make room (the socket is paused meanwhile).
     var isWaiting: Bool { !pending.isEmpty }

@@ -7,7 +7,7 @@ class ClientAttempt {
     let loop: EventLoop
     let delivery: BufferedDelivery
     private let finish: @Sendable (AttemptOutcome) -> Void
-    var connection: HTTP1ClientConnection? {
+    var connection: (any ClientStreamConnection)? {
         didSet { if let connection { delivery.attach(connection) } }
     }
     /// Set by the first `end`: later events of the same read (e.g. the response's end right after a

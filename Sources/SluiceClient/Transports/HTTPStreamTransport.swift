@@ -69,7 +69,7 @@ public final class HTTPStreamTransport: Sendable {
     struct State {
         var closed = false
         var task: Task<Void, Never>?
-        var connection: UnsafeSendable<HTTP1ClientConnection>?
+        var connection: UnsafeSendable<any ClientStreamConnection>?
         var abort: (@Sendable () -> Void)?
         var delivered = 0
         var paused = false
@@ -129,7 +129,7 @@ public final class HTTPStreamTransport: Sendable {
     public func resume() { setPaused(false) }
 
     private func setPaused(_ paused: Bool) {
-        let connection = state.withLock { s -> UnsafeSendable<HTTP1ClientConnection>? in
+        let connection = state.withLock { s -> UnsafeSendable<any ClientStreamConnection>? in
             s.paused = paused
             return s.connection
         }

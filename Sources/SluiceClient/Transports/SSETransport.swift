@@ -21,6 +21,8 @@ public struct SSETransportConfiguration: Sendable {
     public var method = "GET"
     /// A request body, sent with every (re)connection; `Content-Type` defaults to JSON.
     public var body: [UInt8]?
+    /// HTTP/1.1 (default) or HTTP/2: prior knowledge for `http` URLs, ALPN `h2` for `https`.
+    public var httpVersion: HTTPVersion = .http1
 
     public init() {}
 }
@@ -50,7 +52,7 @@ public final class SSETransport: Sendable {
         var serverRetry: Duration?
         var closed = false
         var task: Task<Void, Never>?
-        var connection: UnsafeSendable<HTTP1ClientConnection>?
+        var connection: UnsafeSendable<any ClientStreamConnection>?
         /// Ends the current attempt from outside (close()).
         var abort: (@Sendable () -> Void)?
         var paused = false
@@ -104,7 +106,7 @@ public final class SSETransport: Sendable {
 
     /// Stops reading the socket (TCP flow control then holds the server back) until `resume()`.
     public func pause() {
-        let connection = state.withLock { s -> UnsafeSendable<HTTP1ClientConnection>? in
+        let connection = state.withLock { s -> UnsafeSendable<any ClientStreamConnection>? in
             s.paused = true
             return s.connection
         }
@@ -112,7 +114,7 @@ public final class SSETransport: Sendable {
     }
 
     public func resume() {
-        let connection = state.withLock { s -> UnsafeSendable<HTTP1ClientConnection>? in
+        let connection = state.withLock { s -> UnsafeSendable<any ClientStreamConnection>? in
             s.paused = false
             return s.connection
         }
@@ -143,8 +145,12 @@ public final class SSETransport: Sendable {
         if state.withLock({ $0.closed }) { return .failure(.transport("closed"), nil) }
         loop.execute {
             let session = SSESession(transport: self, finish: finish)
-            let connection = HTTP1ClientConnection(loop: loop, endpoint: endpoint, request: request, tls: tls) { event in
-                session.handle(event)
+            let connection: any ClientStreamConnection = switch self.configuration.httpVersion {
+            case .http1:
+                HTTP1ClientConnection(loop: loop, endpoint: endpoint, request: request, tls: tls) { event in session.handle(event) }
+            case .http2:
+                HTTP2ClientConnection(loop: loop, endpoint: endpoint, method: self.configuration.method, headers: self.requestHeaders(),
+                                      body: self.configuration.body ?? [], tls: tls) { event in session.handle(event) }
             }
             session.connection = connection
             let paused = self.state.withLock { s -> Bool in
@@ -156,6 +162,18 @@ public final class SSETransport: Sendable {
             if paused { connection.pauseReading() }
         }
         return await gate.wait()
+    }
+
+    /// The request's own headers (HTTP/2 adds the pseudo-headers itself).
+    private func requestHeaders() -> [(name: String, value: String)] {
+        var out: [(name: String, value: String)] = [("accept", "text/event-stream"), ("cache-control", "no-cache")]
+        let id = state.withLock { $0.lastEventID }
+        if !id.isEmpty { out.append(("last-event-id", id)) }
+        out += configuration.headers
+        if configuration.body != nil && !configuration.headers.contains(where: { $0.name.lowercased() == "content-type" }) {
+            out.append(("content-type", "application/json"))
+        }
+        return out
     }
 
     private func makeRequest() -> [UInt8] {

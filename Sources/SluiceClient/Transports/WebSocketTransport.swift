@@ -305,7 +305,8 @@ final class WebSocketClientSession: ClientAttempt {
 
     private func write(_ frame: WebSocketFrame) {
         let key = (UInt8.random(in: 0...255), UInt8.random(in: 0...255), UInt8.random(in: 0...255), UInt8.random(in: 0...255))
-        connection?.send(WebSocketFrameEncoder.encode(frame, maskingKey: key))
+        // WebSocket runs over HTTP/1.1 Upgrade only: the connection is always that one.
+        (connection as? HTTP1ClientConnection)?.send(WebSocketFrameEncoder.encode(frame, maskingKey: key))
     }
 
     private func scheduleHeartbeat() {

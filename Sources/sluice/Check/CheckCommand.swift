@@ -12,7 +12,7 @@ struct CheckCommand: AsyncParsableCommand {
         discussion: """
             Without a URL, starts a server on loopback (HTTP and HTTPS, fault injection on) and tests
             against it. With a URL of a `sluice serve`, publishes to its channels over HTTP and tests
-            there (an https URL tests SSE over TLS, accepting any certificate). Prints one row a scenario:
+            there (an https URL tests SSE over TLS with HTTP/1.1 and h2, accepting any certificate). Prints one row a scenario:
             events expected, received, lost, duplicated, reconnections, time, PASS/FAIL; exits 1 on any FAIL.
             """)
 
@@ -47,7 +47,7 @@ struct CheckCommand: AsyncParsableCommand {
         if let url {
             let base = url.hasSuffix("/") ? String(url.dropLast()) : url
             let secure = base.lowercased().hasPrefix("https")
-            transports = secure ? [.sseTLS] : [.sse, .webSocket, .ndjson, .poll]
+            transports = secure ? [.sseTLS, .sseH2TLS] : [.sse, .sseH2, .webSocket, .ndjson, .poll]
             runner = CheckRunner(base: base, tlsBase: secure ? base : nil, events: events, timeout: .seconds(timeout),
                                  publish: { channel, count in try await Self.publishOverHTTP(base: base, channel: channel, count: count, loop: publishLoop) })
         } else {

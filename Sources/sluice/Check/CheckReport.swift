@@ -2,11 +2,11 @@ import Foundation
 
 /// The `sluice check` table and its JSON lines.
 enum CheckReport {
-    static let header = pad("scenario", 28) + pad("expected", 9, right: true) + pad("received", 9, right: true)
+    static let header = pad("scenario", 32) + pad("expected", 9, right: true) + pad("received", 9, right: true)
         + pad("lost", 6, right: true) + pad("dup", 5, right: true) + pad("reconn", 7, right: true) + pad("time", 8, right: true) + "  result"
 
     static func row(_ r: CheckResult) -> String {
-        pad(r.scenario.name, 28) + pad("\(r.expected)", 9, right: true) + pad("\(r.received)", 9, right: true)
+        pad(r.scenario.name, 32) + pad("\(r.expected)", 9, right: true) + pad("\(r.received)", 9, right: true)
             + pad("\(r.lost)", 6, right: true) + pad("\(r.duplicated)", 5, right: true) + pad("\(r.reconnects)", 7, right: true)
             + pad(String(format: "%.2fs", r.seconds), 8, right: true) + "  " + (r.passed ? "PASS" : "FAIL")
             + (r.detail.isEmpty || r.passed && r.expected > 0 ? "" : "  (\(r.detail))")

@@ -91,12 +91,13 @@ struct CheckRunner: Sendable {
     private func makeSource(_ transport: CheckScenario.Transport, channel: String, query: String, policy: ReconnectPolicy, loop: EventLoop) throws -> TransportSource {
         let path = "/channels/\(channel)"
         switch transport {
-        case .sse, .sseTLS:
+        case .sse, .sseH2, .sseTLS, .sseH2TLS:
             var configuration = SSETransportConfiguration()
             configuration.reconnect = policy
             configuration.lastEventID = "0"
+            configuration.httpVersion = transport == .sseH2 || transport == .sseH2TLS ? .http2 : .http1
             var url = base + path + "/sse" + query
-            if transport == .sseTLS {
+            if transport == .sseTLS || transport == .sseH2TLS {
                 guard let tlsBase else { throw CheckError("no TLS server to test against") }
                 url = tlsBase + path + "/sse" + query
                 configuration.tls = try ClientTLS(caFile: nil, insecure: true)

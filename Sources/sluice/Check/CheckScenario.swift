@@ -1,7 +1,9 @@
 /// One cell of the `sluice check` matrix: a transport against a channel whose stream misbehaves.
 struct CheckScenario: Sendable {
     enum Transport: String, CaseIterable, Sendable {
-        case sse, sseTLS = "sse-tls", webSocket = "ws", ndjson = "stream", poll
+        case sse, sseH2 = "sse-h2", sseTLS = "sse-tls", sseH2TLS = "sse-h2-tls", webSocket = "ws", ndjson = "stream", poll
+
+        var isSSE: Bool { [.sse, .sseH2, .sseTLS, .sseH2TLS].contains(self) }
     }
 
     /// What passing means.
@@ -48,7 +50,7 @@ struct CheckScenario: Sendable {
                 // A buffering proxy: the stream transport must fall back to long polling.
                 faults += [("buffer→long-poll", "buffer=1", .everyEvent)]
             }
-            if transport == .sse || transport == .sseTLS {
+            if transport.isSSE {
                 faults += [
                     ("crlf", "line_ending=crlf", .everyEvent),
                     ("cr", "line_ending=cr", .everyEvent),
