@@ -126,7 +126,7 @@ struct CheckRunner: Sendable {
             configuration.pollTimeout = .milliseconds(500)
             configuration.cursor = "0"
             let separator = query.isEmpty ? "?" : "&"
-            let poll = try LongPollTransport(url: base + path + "/poll" + query + separator + "limit=50", configuration: configuration, loop: loop)
+            let poll = try LongPollTransport(url: base + path + "/poll" + query + separator + "limit=10", configuration: configuration, loop: loop)
             return TransportSource(events: poll.events, connect: { poll.connect() }, close: { poll.close() })
         }
     }
