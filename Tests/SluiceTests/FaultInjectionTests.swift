@@ -31,6 +31,19 @@ import Testing
         }
     }
 
+    /// `drop=goaway` takes the whole HTTP/2 connection down instead of one stream (nghttp shows the frames).
+    @Test func dropAsGoawayOnHTTP2() async throws {
+        try await Self.withFaultyServer { server in
+            let goaway = try await run("/usr/bin/nghttp", ["-v", "\(server.base)/sse?count=5&interval_ms=0&drop_after=2&drop=goaway"])
+            #expect(goaway.stdout.contains("recv GOAWAY frame"))
+            #expect(goaway.stdout.contains("error_code=INTERNAL_ERROR"))
+            #expect(goaway.stdout.contains("data: event 2") && !goaway.stdout.contains("data: event 3"))
+            let reset = try await run("/usr/bin/nghttp", ["-v", "\(server.base)/sse?count=5&interval_ms=0&drop_after=2"])
+            #expect(reset.stdout.contains("recv RST_STREAM frame"))
+            #expect(!reset.stdout.contains("recv GOAWAY frame"))
+        }
+    }
+
     @Test func statusAuthAndBadValues() async throws {
         try await Self.withFaultyServer { server in
             let refused = try await curl(["-D", "-", "-o", "/dev/null", "\(server.base)/sse?count=1&status=503&retry_after=2"])

@@ -8,8 +8,8 @@ import SluiceCore
 /// the request target and `Last-Event-ID`, plus the request's number).
 ///
 /// Per write (an SSE event, a body chunk, a WebSocket frame): `drop_after=N` cuts the response after
-/// N writes (HTTP/1.1 closes, HTTP/2 resets the stream), `drop_rate=P` before a write with
-/// probability P; `stall_after=N&stall_ms=T` stops writing for
+/// N writes (HTTP/1.1 closes, HTTP/2 resets the stream, or with `drop=goaway` ends the whole
+/// connection with GOAWAY), `drop_rate=P` before a write with probability P; `stall_after=N&stall_ms=T` stops writing for
 /// T ms; `drip_bytes=B` sends each write in B-byte pieces; `chaos=P` picks one of drop, stall, drip
 /// or corrupt with probability P per write. Before the response: `delay_first_ms=T`,
 /// `status=CODE` (`retry_after=S` on 429/503), `auth=TOKEN` (401 without `Authorization: Bearer
@@ -21,6 +21,10 @@ struct FaultPlan: Sendable {
     var seed: UInt64 = 1
     var dropAfter: Int?
     var dropRate = 0.0
+    /// How a drop looks on HTTP/2: the stream reset, or the whole connection gone (GOAWAY).
+    var dropMode: DropMode = .reset
+
+    enum DropMode: String { case reset = "rst", goaway }
     var stallAfter: Int?
     var stallMs = 10_000
     var delayFirstMs = 0
@@ -41,7 +45,7 @@ struct FaultPlan: Sendable {
     enum LineEnding: String { case lf, crlf, cr }
 
     static let names = [
-        "seed", "drop_after", "drop_rate", "stall_after", "stall_ms", "delay_first_ms", "status", "retry_after", "auth", "buffer",
+        "seed", "drop_after", "drop_rate", "drop", "stall_after", "stall_ms", "delay_first_ms", "status", "retry_after", "auth", "buffer",
         "buffer_bytes", "drip_bytes", "line_ending", "bom", "corrupt", "chaos", "latency_ms", "jitter_ms", "bandwidth",
     ]
 
@@ -57,6 +61,10 @@ struct FaultPlan: Sendable {
             ?? Self.fingerprint(request) &+ requestNumber.withLock { n in n += 1; return n }
         plan.dropAfter = try read.int("drop_after", 0...100_000_000)
         plan.dropRate = try read.probability("drop_rate") ?? 0
+        if let text = read.text("drop") {
+            guard let mode = DropMode(rawValue: text) else { throw HTTPError(.badRequest, "drop is rst or goaway") }
+            plan.dropMode = mode
+        }
         plan.stallAfter = try read.int("stall_after", 0...100_000_000)
         plan.stallMs = try read.int("stall_ms", 0...600_000) ?? plan.stallMs
         plan.delayFirstMs = try read.int("delay_first_ms", 0...600_000) ?? 0

@@ -60,6 +60,7 @@ final class FaultySink: ResponseSink, @unchecked Sendable {
                 // The DATA is in nghttp2's output; let it reach the socket before RST_STREAM follows.
                 try await Task.sleep(for: .milliseconds(20))
             }
+            if plan.dropMode == .goaway { inner.abortConnection() }
             throw InjectedDrop()
         }
         if n == plan.stallAfter || chaosStep == .stall {
@@ -111,6 +112,7 @@ final class FaultySink: ResponseSink, @unchecked Sendable {
     }
 
     func abort() { inner.abort() }
+    func abortConnection() { inner.abortConnection() }
 
     /// Sends what `buffer=1` held, head first, once the buffer is full.
     private func release(_ bytes: [UInt8]) async throws {

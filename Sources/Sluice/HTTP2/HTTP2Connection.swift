@@ -343,6 +343,11 @@ final class HTTP2Connection: ServerConnection {
     /// Submits a waiting head, resumes a deferred body or resets an aborted stream. Loop thread.
     private func serviceStream(_ id: Int32) {
         guard state == .open, let session, let stream = streams[id], let sink = stream.sink else { return }
+        if sink.isConnectionAborted {
+            nghttp2_session_terminate_session(session, NGHTTP2_INTERNAL_ERROR.rawValue)
+            pump()
+            return closeAfterFlush()
+        }
         if sink.isAborted {
             return reset(id, NGHTTP2_INTERNAL_ERROR)
         }

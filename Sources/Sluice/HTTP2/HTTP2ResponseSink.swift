@@ -17,6 +17,7 @@ final class HTTP2ResponseSink: ResponseSink, @unchecked Sendable {
     private var bodyless = false
     private var finished = false
     private var aborted = false
+    private var abortsConnection = false
 
     init(queue: OutboundQueue, isHeadRequest: Bool, decorate: @escaping @Sendable (inout HTTPFields) -> Void,
          service: @escaping @Sendable () -> Void) {
@@ -58,6 +59,8 @@ final class HTTP2ResponseSink: ResponseSink, @unchecked Sendable {
     }
 
     var isAborted: Bool { lock.withLock { aborted } }
+    /// The abort takes the whole connection (GOAWAY), not just this stream.
+    var isConnectionAborted: Bool { lock.withLock { aborted && abortsConnection } }
 
     func write(_ bytes: [UInt8]) async throws {
         if !headSent { try sendHead(HTTPResponse(status: .ok)) }
@@ -83,5 +86,14 @@ final class HTTP2ResponseSink: ResponseSink, @unchecked Sendable {
             finished = true
         }
         service()  // the loop resets the stream: an HTTP/2 peer sees RST_STREAM(INTERNAL_ERROR)
+    }
+
+    func abortConnection() {
+        lock.withLock {
+            aborted = true
+            abortsConnection = true
+            finished = true
+        }
+        service()  // the loop ends the session: GOAWAY(INTERNAL_ERROR)
     }
 }

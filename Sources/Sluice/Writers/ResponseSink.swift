@@ -15,7 +15,14 @@ protocol ResponseSink: AnyObject, Sendable {
     func finish(trailers: HTTPFields?)
     /// Ends the response abnormally after its head went out: the peer must see it incomplete.
     func abort()
+    /// Like ``abort()``, but takes the whole connection down (HTTP/2: GOAWAY with INTERNAL_ERROR, so
+    /// every stream of the connection ends; HTTP/1.1: the same as abort).
+    func abortConnection()
     /// Counters of the outbound queue behind this response.
     var statistics: OutboundQueue.Statistics { get }
     var pendingBytes: Int { get }
+}
+
+extension ResponseSink {
+    func abortConnection() { abort() }
 }
