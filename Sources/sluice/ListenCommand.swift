@@ -73,6 +73,12 @@ struct ListenCommand: AsyncParsableCommand {
     @Flag(help: "Speak HTTP/2 (prior knowledge for http, ALPN h2 for https); sse only.")
     var http2 = false
 
+    @Option(help: "Give up a connection attempt after this many milliseconds.")
+    var connectTimeoutMs = 10_000
+
+    @Option(help: "Treat a connection silent for this many milliseconds as dead and reconnect (heartbeats count).")
+    var stallTimeoutMs: Int?
+
     func validate() throws {
         guard ["sse", "ws", "stream"].contains(chosenTransport) else {
             throw ValidationError("--transport \(chosenTransport) is not available yet (sse, ws, stream)")
@@ -82,6 +88,7 @@ struct ListenCommand: AsyncParsableCommand {
         guard ClientEndpoint(url: url) != nil else { throw ValidationError("not an http(s) or ws(s) URL: \(url)") }
         for header in headers where !header.contains(":") { throw ValidationError("--header needs 'Name: value'") }
         if let maxEvents, maxEvents < 1 { throw ValidationError("--max-events must be at least 1") }
+        guard connectTimeoutMs >= 1, (stallTimeoutMs ?? 1) >= 1 else { throw ValidationError("timeouts must be at least 1 ms") }
         if let accumulate, AccumulatedOutput.dialects(accumulate) == nil {
             throw ValidationError("--accumulate is openai, anthropic or auto")
         }
@@ -116,6 +123,7 @@ struct ListenCommand: AsyncParsableCommand {
             return (name: String(parts[0]).trimmingCharacters(in: .whitespaces), value: String(parts[1]).trimmingCharacters(in: .whitespaces))
         }
         let tls = cacert != nil || insecure ? try ClientTLS(caFile: cacert, insecure: insecure) : nil
+        let timeouts = ConnectionTimeouts(connect: .milliseconds(connectTimeoutMs), stall: stallTimeoutMs.map { .milliseconds($0) })
 
         let loop = EventLoop(index: 0)
         loop.start()
@@ -129,6 +137,7 @@ struct ListenCommand: AsyncParsableCommand {
             configuration.maxBufferSize = bufferSize
             configuration.strategy = Self.strategies[strategy]!
             configuration.tls = tls
+            configuration.timeouts = timeouts
             let ws = try WebSocketTransport(url: url, configuration: configuration, loop: loop)
             ws.connect()
             events = ws.events
@@ -140,6 +149,7 @@ struct ListenCommand: AsyncParsableCommand {
             configuration.maxBufferSize = bufferSize
             configuration.strategy = Self.strategies[strategy]!
             configuration.tls = tls
+            configuration.timeouts = timeouts
             let stream = try HTTPStreamTransport(url: url, configuration: configuration, loop: loop)
             stream.connect()
             events = stream.events
@@ -156,6 +166,7 @@ struct ListenCommand: AsyncParsableCommand {
             configuration.body = try requestBody()
             configuration.method = method ?? (data == nil ? "GET" : "POST")
             configuration.httpVersion = http2 ? .http2 : .http1
+            configuration.timeouts = timeouts
             let sse = try SSETransport(url: url, configuration: configuration, loop: loop)
             sse.connect()
             events = sse.events

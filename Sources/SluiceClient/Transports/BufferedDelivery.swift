@@ -24,6 +24,9 @@ final class BufferedDelivery {
     /// Events are waiting for the buffer to make room (the socket is paused meanwhile).
     var isWaiting: Bool { !pending.isEmpty }
 
+    /// The socket is not being read on purpose: a full buffer, or the user's pause.
+    var isHoldingReads: Bool { !pending.isEmpty || userPaused() }
+
     func deliver(_ events: [TransportEvent]) {
         pending += events
         if !events.isEmpty { counted(events.count) }

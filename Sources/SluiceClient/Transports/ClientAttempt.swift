@@ -22,10 +22,54 @@ class ClientAttempt {
 
     func deliver(_ events: [TransportEvent]) { delivery.deliver(events) }
 
+    // MARK: Connect and stall timeouts
+
+    private var connectTimer: LoopTimer?
+    private var stallTimer: LoopTimer?
+    private var stallAfter: Duration?
+
+    /// Starts the connect timeout (and, once connected, the stall timeout). Loop thread, after the
+    /// connection has started.
+    func arm(_ timeouts: ConnectionTimeouts) {
+        stallAfter = timeouts.stall
+        let timer = LoopTimer(loop: loop)
+        connectTimer = timer
+        timer.schedule(after: timeouts.connect) { [weak self] in
+            self?.endWithTransportFailure("no connection within \(timeouts.connect)")
+        }
+    }
+
+    /// Every connection event passes here before the session reads it: connecting ends the connect
+    /// timeout, and any bytes (heartbeats and pings too) restart the stall timeout.
+    func observe(_ event: HTTP1ClientConnection.Event) {
+        switch event {
+        case .connected:
+            connectTimer?.cancel()
+            restartStallTimer()
+        case .head, .body:
+            restartStallTimer()
+        case .end, .failed:
+            break
+        }
+    }
+
+    private func restartStallTimer() {
+        guard let stallAfter, !ended else { return }
+        if stallTimer == nil { stallTimer = LoopTimer(loop: loop) }
+        stallTimer?.schedule(after: stallAfter) { [weak self] in
+            guard let self, !self.ended else { return }
+            // Not reading on purpose (paused, or a full `.block` buffer) is not a stall.
+            if self.delivery.isHoldingReads { return self.restartStallTimer() }
+            self.endWithTransportFailure("no bytes for \(stallAfter): the connection is stalled")
+        }
+    }
+
     /// Stops reading now; reports `outcome` once every event already parsed is in the buffer.
     func end(_ outcome: AttemptOutcome) {
         guard !ended else { return }
         ended = true
+        connectTimer?.cancel()
+        stallTimer?.cancel()
         willEnd()
         connection?.pauseReading()
         delivery.afterDelivery { self.finishEnd(outcome) }
@@ -54,5 +98,21 @@ class ClientAttempt {
     /// The usual failure for a broken transport.
     func endWithTransportFailure(_ reason: String) {
         end(.failure(.transport(reason), TransportError(message: reason, statusCode: nil, recoverable: false, attempt: 0)))
+    }
+}
+
+/// How long a connection may take to open, and how long it may stay silent once open.
+public struct ConnectionTimeouts: Sendable, Equatable {
+    /// From the start of an attempt (name resolution, TCP, TLS) to the connection being open.
+    /// Default 10 s.
+    public var connect: Duration = .seconds(10)
+    /// No bytes at all (events, comments, heartbeats, pings) for this long means the connection is
+    /// dead, and the transport reconnects. Default nil: a quiet stream is trusted. Set it a little
+    /// above the server's heartbeat interval.
+    public var stall: Duration?
+
+    public init(connect: Duration = .seconds(10), stall: Duration? = nil) {
+        self.connect = connect
+        self.stall = stall
     }
 }

@@ -12,6 +12,8 @@ public struct HTTPStreamTransportConfiguration: Sendable {
     public var framing: Framing = .lines
     public var headers: [(name: String, value: String)] = []
     public var reconnect = ReconnectPolicy()
+    /// Connect timeout (default 10 s) and stall timeout (default none).
+    public var timeouts = ConnectionTimeouts()
     public var maxBufferSize = 1000
     public var strategy: BufferStrategy = .block
     public var highWaterMark: Int?
@@ -215,6 +217,7 @@ public final class HTTPStreamTransport: Sendable {
                 return s.paused
             }
             connection.start()
+            session.arm(self.configuration.timeouts)
             if paused { connection.pauseReading() }
             if let fallback = self.configuration.longPolling { session.awaitFirstByte(within: fallback.firstByteTimeout) }
         }
@@ -260,6 +263,7 @@ public final class HTTPStreamTransport: Sendable {
 
         func handle(_ event: HTTP1ClientConnection.Event) {
             if ended { return }
+            observe(event)
             if case .body = event {
                 sawBody = true
                 firstByteTimer?.cancel()

@@ -5,6 +5,8 @@ public struct SSETransportConfiguration: Sendable {
     /// Extra request headers.
     public var headers: [(name: String, value: String)] = []
     public var reconnect = ReconnectPolicy()
+    /// Connect timeout (default 10 s) and stall timeout (default none).
+    public var timeouts = ConnectionTimeouts()
     /// Events buffered for a slow consumer. Default 1,000.
     public var maxBufferSize = 1000
     /// What happens when the buffer is full. Default `.block`: the socket is not read meanwhile.
@@ -159,6 +161,7 @@ public final class SSETransport: Sendable {
                 return s.paused
             }
             connection.start()
+            session.arm(self.configuration.timeouts)
             if paused { connection.pauseReading() }
         }
         return await gate.wait()
@@ -214,6 +217,7 @@ public final class SSETransport: Sendable {
 
         func handle(_ event: HTTP1ClientConnection.Event) {
             if ended { return }
+            observe(event)
             switch event {
             case .connected:
                 break

@@ -10,6 +10,8 @@ public struct WebSocketTransportConfiguration: Sendable {
     /// Offer permessage-deflate. Default true.
     public var compression = true
     public var reconnect = ReconnectPolicy()
+    /// Connect timeout (default 10 s) and stall timeout (default none).
+    public var timeouts = ConnectionTimeouts()
     /// Messages buffered for a slow consumer. Default 1,000.
     public var maxBufferSize = 1000
     /// Default `.block`: the socket is not read while the buffer is full.
@@ -220,6 +222,7 @@ final class WebSocketClientSession: ClientAttempt {
         }
         self.connection = connection
         connection.start()
+        arm(configuration.timeouts)
         if paused { connection.pauseReading() }
     }
 
@@ -230,6 +233,7 @@ final class WebSocketClientSession: ClientAttempt {
 
     private func handle(_ event: HTTP1ClientConnection.Event) {
         if ended { return }
+        observe(event)
         switch event {
         case .connected:
             break
