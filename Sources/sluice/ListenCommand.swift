@@ -130,6 +130,7 @@ struct ListenCommand: AsyncParsableCommand {
         defer { loop.shutdown() }
         let events: AsyncStream<TransportEvent>
         let close: @Sendable () -> Void
+        let metrics: @Sendable () -> TransportMetrics
         if chosenTransport == "ws" {
             var configuration = WebSocketTransportConfiguration()
             configuration.headers = extraHeaders
@@ -142,6 +143,7 @@ struct ListenCommand: AsyncParsableCommand {
             ws.connect()
             events = ws.events
             close = { ws.close() }
+            metrics = { ws.metrics }
         } else if chosenTransport == "stream" {
             var configuration = HTTPStreamTransportConfiguration()
             configuration.headers = extraHeaders
@@ -154,6 +156,7 @@ struct ListenCommand: AsyncParsableCommand {
             stream.connect()
             events = stream.events
             close = { stream.close() }
+            metrics = { stream.metrics }
         } else {
             var configuration = SSETransportConfiguration()
             configuration.headers = extraHeaders
@@ -171,6 +174,7 @@ struct ListenCommand: AsyncParsableCommand {
             sse.connect()
             events = sse.events
             close = { sse.close() }
+            metrics = { sse.metrics }
         }
         if let accumulate {
             let ok = await AccumulatingListener(format: format, dialects: AccumulatedOutput.dialects(accumulate)!).run(events, close: close)
@@ -196,7 +200,21 @@ struct ListenCommand: AsyncParsableCommand {
                 break
             }
         }
+        if format == "json" { print(Self.json(metrics())) }
         if fatal { throw ExitCode(1) }
+    }
+
+    /// The transport's metrics as the last JSON line.
+    static func json(_ m: TransportMetrics) -> String {
+        var object: [String: Any] = [
+            "type": "metrics", "id": m.id, "transport": m.type.rawValue, "state": m.state.rawValue,
+            "messages_received": m.messagesReceived, "messages_sent": m.messagesSent, "bytes_received": m.bytesReceived,
+            "bytes_sent": m.bytesSent, "errors": m.errors, "reconnect_attempts": m.reconnectAttempts, "buffer_size": m.bufferSize,
+            "dropped": m.dropped,
+        ]
+        if let latency = m.averageLatency { object["avg_latency_ms"] = Double(latency.components.attoseconds) / 1e15 + Double(latency.components.seconds) * 1000 }
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
+        return String(decoding: data, as: UTF8.self)
     }
 
     /// The output line for an event; in text form only data, errors and reconnections show.

@@ -41,7 +41,17 @@ public final class MessageBuffer<Element: Sendable>: @unchecked Sendable {
     private var reader: CheckedContinuation<Element?, Never>?
     private var spaceCallbacks: [@Sendable () -> Void] = []
 
-    public init(maxSize: Int, strategy: BufferStrategy, highWaterMark: Int? = nil, onSignal: @escaping @Sendable (Signal) -> Void = { _ in }) {
+    /// Sees every element taken in (stored, or dropped by the strategy) and every out-of-band one:
+    /// how a transport's metrics count what it parsed.
+    private let observer: (@Sendable (Element) -> Void)?
+
+    public convenience init(maxSize: Int, strategy: BufferStrategy, highWaterMark: Int? = nil, onSignal: @escaping @Sendable (Signal) -> Void = { _ in }) {
+        self.init(maxSize: maxSize, strategy: strategy, highWaterMark: highWaterMark, observer: nil, onSignal: onSignal)
+    }
+
+    init(maxSize: Int, strategy: BufferStrategy, highWaterMark: Int?, observer: (@Sendable (Element) -> Void)?,
+         onSignal: @escaping @Sendable (Signal) -> Void) {
+        self.observer = observer
         precondition(maxSize > 0, "maxSize must be positive")
         self.maxSize = maxSize
         self.strategy = strategy
@@ -101,6 +111,8 @@ public final class MessageBuffer<Element: Sendable>: @unchecked Sendable {
             }
             return true
         }
+        // Once per element: a `.block` offer that found no room is offered again later.
+        if stored { observer?(element) }
         if let reader { reader.resume(returning: element) }
         if let signal { onSignal(signal) }
         return stored
@@ -109,6 +121,7 @@ public final class MessageBuffer<Element: Sendable>: @unchecked Sendable {
     /// Appends ignoring the bound and the strategy, for the few control messages a producer must
     /// never lose (a transport's lifecycle signals). Never waits.
     public func insertOutOfBand(_ element: Element) {
+        observer?(element)
         let reader = lock.withLock { () -> CheckedContinuation<Element?, Never>? in
             if finished { return nil }
             if let waiting = self.reader {

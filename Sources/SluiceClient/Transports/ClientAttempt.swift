@@ -10,6 +10,8 @@ class ClientAttempt {
     var connection: (any ClientStreamConnection)? {
         didSet { if let connection { delivery.attach(connection) } }
     }
+    /// The transport's counters (bytes received); set by the session.
+    var recorder: TransportMetricsRecorder?
     /// Set by the first `end`: later events of the same read (e.g. the response's end right after a
     /// done sentinel) must not replace the outcome.
     private(set) var ended = false
@@ -46,7 +48,10 @@ class ClientAttempt {
         case .connected:
             connectTimer?.cancel()
             restartStallTimer()
-        case .head, .body:
+        case .body(let bytes):
+            recorder?.received(bytes: bytes.count)
+            restartStallTimer()
+        case .head:
             restartStallTimer()
         case .end, .failed:
             break

@@ -66,6 +66,7 @@ public final class HTTPStreamTransport: Sendable {
     public let configuration: HTTPStreamTransportConfiguration
     let loop: EventLoop
     let buffer: MessageBuffer<TransportEvent>
+    let recorder = TransportMetricsRecorder(kind: .httpStream)
     let state = Locked(State())
 
     struct State {
@@ -90,11 +91,14 @@ public final class HTTPStreamTransport: Sendable {
         self.configuration = configuration
         self.loop = loop
         buffer = .forTransport(maxSize: configuration.maxBufferSize, strategy: configuration.strategy,
-                               highWaterMark: configuration.highWaterMark)
+                               highWaterMark: configuration.highWaterMark, metrics: recorder)
         state.withLock { $0.lastEventID = configuration.lastEventID ?? "" }
     }
 
     public var events: AsyncStream<TransportEvent> { buffer.stream }
+
+    /// Counters and state right now (``TransportMetrics``).
+    public var metrics: TransportMetrics { recorder.snapshot(bufferSize: buffer.count, dropped: buffer.droppedCount) }
 
     public var droppedCount: Int { buffer.droppedCount }
 
@@ -240,6 +244,7 @@ public final class HTTPStreamTransport: Sendable {
                 buffer: transport.buffer, loop: transport.loop,
                 userPaused: { transport.state.withLock { $0.paused } },
                 counted: { n in transport.state.withLock { $0.delivered += n } }), finish: finish)
+        recorder = transport.recorder
         }
 
         /// `longPolling`: no body byte in time means a buffering middlebox; give up on streaming.

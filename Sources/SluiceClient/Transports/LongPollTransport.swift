@@ -37,6 +37,7 @@ public final class LongPollTransport: Sendable {
     public let configuration: LongPollTransportConfiguration
     private let loop: EventLoop
     private let buffer: MessageBuffer<TransportEvent>
+    let recorder = TransportMetricsRecorder(kind: .longPoll)
     private let state = Locked(State())
 
     struct State {
@@ -55,11 +56,14 @@ public final class LongPollTransport: Sendable {
         self.configuration = configuration
         self.loop = loop
         buffer = .forTransport(maxSize: configuration.maxBufferSize, strategy: configuration.strategy,
-                               highWaterMark: configuration.highWaterMark)
+                               highWaterMark: configuration.highWaterMark, metrics: recorder)
         state.withLock { $0.cursor = configuration.cursor ?? "" }
     }
 
     public var events: AsyncStream<TransportEvent> { buffer.stream }
+
+    /// Counters and state right now (``TransportMetrics``).
+    public var metrics: TransportMetrics { recorder.snapshot(bufferSize: buffer.count, dropped: buffer.droppedCount) }
 
     /// The id the next poll asks after.
     public var cursor: String { state.withLock { $0.cursor } }
@@ -112,6 +116,7 @@ public final class LongPollTransport: Sendable {
                                 TransportError(message: "poll failed: \(error.message)", statusCode: nil, recoverable: false, attempt: 0))
             case .success(let a): fetched = a
             }
+            recorder.received(bytes: fetched.body.count)
             guard fetched.status == 200 else {
                 let retryAfter = fetched.headers.first { $0.name.lowercased() == "retry-after" }.flatMap { Int($0.value) }.map { Duration.seconds($0) }
                 return .failure(.status(fetched.status, retryAfter: retryAfter),

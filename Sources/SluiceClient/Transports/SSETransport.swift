@@ -47,6 +47,7 @@ public final class SSETransport: Sendable {
     public let configuration: SSETransportConfiguration
     private let loop: EventLoop
     private let buffer: MessageBuffer<TransportEvent>
+    let recorder = TransportMetricsRecorder(kind: .sse)
     private let state = Locked(State())
 
     struct State {
@@ -69,12 +70,15 @@ public final class SSETransport: Sendable {
         self.configuration = configuration
         self.loop = loop
         buffer = .forTransport(maxSize: configuration.maxBufferSize, strategy: configuration.strategy,
-                               highWaterMark: configuration.highWaterMark)
+                               highWaterMark: configuration.highWaterMark, metrics: recorder)
         state.withLock { $0.lastEventID = configuration.lastEventID ?? "" }
     }
 
     /// Everything the transport reports; ends after `.closed`.
     public var events: AsyncStream<TransportEvent> { buffer.stream }
+
+    /// Counters and state right now (``TransportMetrics``).
+    public var metrics: TransportMetrics { recorder.snapshot(bufferSize: buffer.count, dropped: buffer.droppedCount) }
 
     /// The id a reconnection resumes after.
     public var lastEventID: String { state.withLock { $0.lastEventID } }
@@ -206,6 +210,7 @@ public final class SSETransport: Sendable {
             super.init(loop: transport.loop, delivery: BufferedDelivery(
                 buffer: transport.buffer, loop: transport.loop,
                 userPaused: { transport.state.withLock { $0.paused } }, counted: { _ in }), finish: finish)
+        recorder = transport.recorder
         }
 
         override func willEnd() {

@@ -58,6 +58,7 @@ public final class WebSocketTransport: Sendable {
     public let configuration: WebSocketTransportConfiguration
     private let loop: EventLoop
     let buffer: MessageBuffer<TransportEvent>
+    let recorder = TransportMetricsRecorder(kind: .webSocket)
     let state = Locked(State())
 
     struct State {
@@ -81,11 +82,14 @@ public final class WebSocketTransport: Sendable {
         self.configuration = configuration
         self.loop = loop
         buffer = .forTransport(maxSize: configuration.maxBufferSize, strategy: configuration.strategy,
-                               highWaterMark: configuration.highWaterMark)
+                               highWaterMark: configuration.highWaterMark, metrics: recorder)
         state.withLock { $0.lastEventID = configuration.lastEventID ?? "" }
     }
 
     public var events: AsyncStream<TransportEvent> { buffer.stream }
+
+    /// Counters and state right now (``TransportMetrics``).
+    public var metrics: TransportMetrics { recorder.snapshot(bufferSize: buffer.count, dropped: buffer.droppedCount) }
 
     /// The id a reconnection resumes after (see ``WebSocketTransportConfiguration/resumeID``).
     public var lastEventID: String { state.withLock { $0.lastEventID } }
@@ -141,6 +145,7 @@ public final class WebSocketTransport: Sendable {
 
     private func send(_ opcode: WebSocketOpcode, _ payload: [UInt8]) throws {
         guard let session = state.withLock({ $0.session }) else { throw NotConnectedError() }
+        recorder.sent(bytes: payload.count)
         // Frames are encoded on the loop, in submission order, so compression state matches the wire.
         loop.execute { session.value.sendMessage(opcode, payload) }
     }
@@ -181,6 +186,8 @@ final class WebSocketClientSession: ClientAttempt {
     private var closeSent = false
     private let heartbeat: LoopTimer
     private var pingOutstanding = false
+    /// When the outstanding ping left, for the round-trip figure in the metrics.
+    private var pingSentAt: ContinuousClock.Instant?
 
     init(transport: WebSocketTransport, loop: EventLoop, finish: @escaping @Sendable (AttemptOutcome) -> Void) {
         self.transport = transport
@@ -195,6 +202,7 @@ final class WebSocketClientSession: ClientAttempt {
             buffer: transport.buffer, loop: loop,
             userPaused: { transport.state.withLock { $0.paused } },
             counted: { n in transport.state.withLock { $0.delivered += n } }), finish: finish)
+        recorder = transport.recorder
     }
 
     /// A whole message: remember its id for resuming, then hand it on.
@@ -266,7 +274,12 @@ final class WebSocketClientSession: ClientAttempt {
                     case .text(let text): received(.text(text))
                     case .binary(let bytes): received(.binary(bytes))
                     case .ping(let payload): write(WebSocketFrame(opcode: .pong, payload: payload))
-                    case .pong: pingOutstanding = false
+                    case .pong:
+                        pingOutstanding = false
+                        if let sent = pingSentAt {
+                            transport.recorder.roundTrip(.now - sent)
+                            pingSentAt = nil
+                        }
                     case .close(let code, _):
                         if !closeSent {
                             closeSent = true
@@ -319,6 +332,7 @@ final class WebSocketClientSession: ClientAttempt {
             guard let self, !self.ended else { return }
             if self.pingOutstanding { return }  // the pong timer below decides
             self.pingOutstanding = true
+            self.pingSentAt = .now
             self.write(WebSocketFrame(opcode: .ping, payload: []))
             self.heartbeat.schedule(after: self.transport.configuration.pongTimeout) { [weak self] in
                 guard let self, !self.ended else { return }
