@@ -41,6 +41,10 @@ final class TransportMetricsRecorder: Sendable {
     let id: String
     let kind: TransportMetrics.Kind
     private let state = Locked(Counters())
+    /// Told of every error as it is reported (a ``TransportManager`` listening).
+    private let errorListener = Locked<(@Sendable (TransportError) -> Void)?>(nil)
+
+    func onError(_ listener: @escaping @Sendable (TransportError) -> Void) { errorListener.withLock { $0 = listener } }
 
     private struct Counters {
         var state: TransportMetrics.State = .idle
@@ -53,6 +57,8 @@ final class TransportMetricsRecorder: Sendable {
         var reconnectAttempts = 0
         var latencyTotal: Duration = .zero
         var latencySamples = 0
+        var lastActivity = ContinuousClock.now
+        var stateSince = ContinuousClock.now
     }
 
     init(kind: TransportMetrics.Kind) {
@@ -62,7 +68,10 @@ final class TransportMetricsRecorder: Sendable {
 
     /// Every event the transport reports, as it enters the buffer.
     func record(_ event: TransportEvent) {
+        if case .error(let error) = event, let listener = errorListener.withLock({ $0 }) { listener(error) }
         state.withLock { c in
+            let before = c.state
+            defer { if c.state != before { c.stateSince = .now } }
             switch event {
             case .connecting:
                 c.state = .connecting
@@ -81,19 +90,31 @@ final class TransportMetricsRecorder: Sendable {
                 c.connectedAt = nil
             case .event, .message:
                 c.messagesReceived += 1
+                c.lastActivity = .now
             case .done, .backpressure, .drain, .mode:
                 break
             }
         }
     }
 
-    func received(bytes: Int) { state.withLock { $0.bytesReceived += bytes } }
+    func received(bytes: Int) {
+        state.withLock { c in
+            c.bytesReceived += bytes
+            c.lastActivity = .now
+        }
+    }
 
     func sent(bytes: Int) {
         state.withLock { c in
             c.messagesSent += 1
             c.bytesSent += bytes
+            c.lastActivity = .now
         }
+    }
+
+    /// Since when nothing was received or sent, and since when the state is what it is.
+    var timing: (lastActivity: ContinuousClock.Instant, stateSince: ContinuousClock.Instant) {
+        state.withLock { ($0.lastActivity, $0.stateSince) }
     }
 
     func roundTrip(_ duration: Duration) {
