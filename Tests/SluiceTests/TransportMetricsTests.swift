@@ -1,5 +1,5 @@
 import Foundation
-import SluiceClient
+@testable import SluiceClient
 import SluiceCore
 import Testing
 @testable import Sluice
@@ -42,6 +42,30 @@ import Testing
             #expect(m.reconnectAttempts >= 2)
             #expect(m.errors >= 2)
             #expect(m.connectionDuration == .zero)
+        }
+    }
+
+    /// `on(_:_:)` handlers see every event as it is produced, independently of the `events` sequence.
+    @Test func handlersSeeEventsBesideTheSequence() async throws {
+        try await withServer { server in
+            let loop = EventLoop(index: 0)
+            loop.start()
+            defer { loop.shutdown() }
+            var configuration = SSETransportConfiguration()
+            configuration.reconnect.reconnect = false
+            let sse = try SSETransport(url: "\(server.base)/sse?count=7&interval_ms=0", configuration: configuration, loop: loop)
+            let data = Locked<[String]>([])
+            let kinds = Locked<[TransportEventKind]>([])
+            sse.on(.event) { event in if case .event(let e) = event { data.withLock { $0.append(e.data) } } }
+            sse.on(.any) { event in kinds.withLock { $0.append(TransportEventKind(event)) } }
+            sse.connect()
+            var consumed = 0
+            for await event in sse.events { if case .event = event { consumed += 1 } }
+            #expect(consumed == 7)
+            #expect(data.withLock { $0 } == (1...7).map { "event \($0)" })
+            let seen = kinds.withLock { $0 }
+            #expect(seen.first == .connecting && seen.last == .closed)
+            #expect(seen.filter { $0 == .event }.count == 7)
         }
     }
 

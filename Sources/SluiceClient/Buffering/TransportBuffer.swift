@@ -1,9 +1,15 @@
 extension MessageBuffer where Element == TransportEvent {
     /// A transport's consumer buffer, whose backpressure and drain signals join the events out of band
     /// (never lost, never blocking).
-    static func forTransport(maxSize: Int, strategy: BufferStrategy, highWaterMark: Int?, metrics: TransportMetricsRecorder) -> MessageBuffer<TransportEvent> {
+    static func forTransport(
+        maxSize: Int, strategy: BufferStrategy, highWaterMark: Int?, metrics: TransportMetricsRecorder, handlers: TransportEventHandlers
+    ) -> MessageBuffer<TransportEvent> {
         let forward = WeakBuffer<TransportEvent>()
-        let buffer = MessageBuffer(maxSize: maxSize, strategy: strategy, highWaterMark: highWaterMark, observer: { metrics.record($0) }) { signal in
+        let observer: @Sendable (TransportEvent) -> Void = { event in
+            metrics.record(event)
+            handlers.dispatch(event)
+        }
+        let buffer = MessageBuffer(maxSize: maxSize, strategy: strategy, highWaterMark: highWaterMark, observer: observer) { signal in
             forward.buffer?.insertOutOfBand(signal == .backpressure ? .backpressure : .drain)
         }
         forward.buffer = buffer

@@ -32,6 +32,15 @@ public enum ManagedTransport: Sendable {
         case .longPoll(let t): t.events
         }
     }
+    public func on(_ kind: TransportEventKind, _ handler: @escaping @Sendable (TransportEvent) -> Void) {
+        switch self {
+        case .sse(let t): t.on(kind, handler)
+        case .webSocket(let t): t.on(kind, handler)
+        case .httpStream(let t): t.on(kind, handler)
+        case .longPoll(let t): t.on(kind, handler)
+        }
+    }
+
     public func connect() {
         switch self {
         case .sse(let t): t.connect()

@@ -67,6 +67,7 @@ public final class HTTPStreamTransport: Sendable {
     let loop: EventLoop
     let buffer: MessageBuffer<TransportEvent>
     let recorder = TransportMetricsRecorder(kind: .httpStream)
+    let handlers = TransportEventHandlers()
     let state = Locked(State())
 
     struct State {
@@ -91,11 +92,21 @@ public final class HTTPStreamTransport: Sendable {
         self.configuration = configuration
         self.loop = loop
         buffer = .forTransport(maxSize: configuration.maxBufferSize, strategy: configuration.strategy,
-                               highWaterMark: configuration.highWaterMark, metrics: recorder)
+                               highWaterMark: configuration.highWaterMark, metrics: recorder, handlers: handlers)
         state.withLock { $0.lastEventID = configuration.lastEventID ?? "" }
     }
 
     public var events: AsyncStream<TransportEvent> { buffer.stream }
+
+    /// Calls `handler` for every event of `kind` as it is produced (see ``TransportEventKind``); the
+    /// `events` sequence is unaffected. Register before `connect()` to see every event.
+    ///
+    /// ```swift
+    /// transport.on(.error) { event in print("error:", event) }
+    /// ```
+    public func on(_ kind: TransportEventKind, _ handler: @escaping @Sendable (TransportEvent) -> Void) {
+        handlers.add(kind, handler)
+    }
 
     /// Counters and state right now (``TransportMetrics``).
     public var metrics: TransportMetrics { recorder.snapshot(bufferSize: buffer.count, dropped: buffer.droppedCount) }

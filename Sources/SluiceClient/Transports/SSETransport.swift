@@ -48,6 +48,7 @@ public final class SSETransport: Sendable {
     private let loop: EventLoop
     private let buffer: MessageBuffer<TransportEvent>
     let recorder = TransportMetricsRecorder(kind: .sse)
+    let handlers = TransportEventHandlers()
     private let state = Locked(State())
 
     struct State {
@@ -70,12 +71,22 @@ public final class SSETransport: Sendable {
         self.configuration = configuration
         self.loop = loop
         buffer = .forTransport(maxSize: configuration.maxBufferSize, strategy: configuration.strategy,
-                               highWaterMark: configuration.highWaterMark, metrics: recorder)
+                               highWaterMark: configuration.highWaterMark, metrics: recorder, handlers: handlers)
         state.withLock { $0.lastEventID = configuration.lastEventID ?? "" }
     }
 
     /// Everything the transport reports; ends after `.closed`.
     public var events: AsyncStream<TransportEvent> { buffer.stream }
+
+    /// Calls `handler` for every event of `kind` as it is produced (see ``TransportEventKind``); the
+    /// `events` sequence is unaffected. Register before `connect()` to see every event.
+    ///
+    /// ```swift
+    /// transport.on(.error) { event in print("error:", event) }
+    /// ```
+    public func on(_ kind: TransportEventKind, _ handler: @escaping @Sendable (TransportEvent) -> Void) {
+        handlers.add(kind, handler)
+    }
 
     /// Counters and state right now (``TransportMetrics``).
     public var metrics: TransportMetrics { recorder.snapshot(bufferSize: buffer.count, dropped: buffer.droppedCount) }

@@ -59,6 +59,7 @@ public final class WebSocketTransport: Sendable {
     private let loop: EventLoop
     let buffer: MessageBuffer<TransportEvent>
     let recorder = TransportMetricsRecorder(kind: .webSocket)
+    let handlers = TransportEventHandlers()
     let state = Locked(State())
 
     struct State {
@@ -82,11 +83,21 @@ public final class WebSocketTransport: Sendable {
         self.configuration = configuration
         self.loop = loop
         buffer = .forTransport(maxSize: configuration.maxBufferSize, strategy: configuration.strategy,
-                               highWaterMark: configuration.highWaterMark, metrics: recorder)
+                               highWaterMark: configuration.highWaterMark, metrics: recorder, handlers: handlers)
         state.withLock { $0.lastEventID = configuration.lastEventID ?? "" }
     }
 
     public var events: AsyncStream<TransportEvent> { buffer.stream }
+
+    /// Calls `handler` for every event of `kind` as it is produced (see ``TransportEventKind``); the
+    /// `events` sequence is unaffected. Register before `connect()` to see every event.
+    ///
+    /// ```swift
+    /// transport.on(.error) { event in print("error:", event) }
+    /// ```
+    public func on(_ kind: TransportEventKind, _ handler: @escaping @Sendable (TransportEvent) -> Void) {
+        handlers.add(kind, handler)
+    }
 
     /// Counters and state right now (``TransportMetrics``).
     public var metrics: TransportMetrics { recorder.snapshot(bufferSize: buffer.count, dropped: buffer.droppedCount) }
