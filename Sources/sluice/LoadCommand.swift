@@ -1,0 +1,70 @@
+import ArgumentParser
+import Foundation
+import SluiceClient
+import SluiceCore
+
+struct LoadCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "load",
+        abstract: "Hold many idle client transports open and report the memory each costs (for scripts/bench).",
+        discussion: """
+            Opens --connections transports of the client library to URL (an endless, quiet stream such as a
+            channel), waits until all are connected, and prints one JSON object: connections, RSS before and
+            after, bytes per transport.
+            """)
+
+    @Argument(help: "http(s) URL of an SSE stream, or ws(s) URL of a WebSocket.")
+    var url: String
+
+    @Option(help: "Transports to open.")
+    var connections = 1000
+
+    @Option(help: "Seconds to wait for all to connect.")
+    var timeout = 60
+
+    func run() async throws {
+        let loop = EventLoop(index: 0)
+        loop.start()
+        defer { loop.shutdown() }
+        let before = Self.residentBytes()
+        let connected = Locked(0)
+        var closers: [@Sendable () -> Void] = []
+        var sequences: [AsyncStream<TransportEvent>] = []
+        for _ in 0..<connections {
+            if url.lowercased().hasPrefix("ws") {
+                var configuration = WebSocketTransportConfiguration()
+                configuration.heartbeatInterval = nil
+                let ws = try WebSocketTransport(url: url, configuration: configuration, loop: loop)
+                ws.on(.connected) { _ in connected.withLock { $0 += 1 } }
+                ws.connect()
+                closers.append { ws.close() }
+                sequences.append(ws.events)
+            } else {
+                let sse = try SSETransport(url: url, loop: loop)
+                sse.on(.connected) { _ in connected.withLock { $0 += 1 } }
+                sse.connect()
+                closers.append { sse.close() }
+                sequences.append(sse.events)
+            }
+        }
+        let deadline = ContinuousClock.now + .seconds(timeout)
+        while connected.withLock({ $0 }) < connections && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        try await Task.sleep(for: .milliseconds(500))  // let buffers settle
+        let after = Self.residentBytes()
+        let open = connected.withLock { $0 }
+        print("{\"connections\":\(open),\"rss_before\":\(before),\"rss_after\":\(after),\"bytes_per_transport\":\((after - before) / max(1, open))}")
+        fflush(nil)
+        closers.forEach { $0() }
+        for sequence in sequences { for await _ in sequence {} }
+        if open < connections { throw ExitCode(1) }
+    }
+
+    /// VmRSS from /proc/self/status.
+    static func residentBytes() -> Int {
+        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }) else { return 0 }
+        return (Int(line.split(separator: " ").dropFirst().first ?? "0") ?? 0) * 1024
+    }
+}
