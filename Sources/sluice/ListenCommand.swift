@@ -10,14 +10,14 @@ struct ListenCommand: AsyncParsableCommand {
         discussion: """
             Reconnects with backoff and resumes after Last-Event-ID. Exits 0 when the stream is done
             (done sentinel, --max-events, 204) and non-zero on a fatal error (e.g. 401, 404, TLS).
-            Transports: sse, ws (the default for ws:// URLs) and stream (a streamed body, one record per
-            line); long poll follows.
+            Transports: sse, ws (the default for ws:// URLs), stream (a streamed body, one record per
+            line) and poll (a channel's long-poll URL, followed by cursor).
             """)
 
     @Argument(help: "http(s) URL of an event stream, or ws(s) URL of a WebSocket.")
     var url: String
 
-    @Option(help: "sse, ws or stream (default: ws for ws:// and wss:// URLs, else sse).")
+    @Option(help: "sse, ws, stream or poll (a long-poll URL) (default: ws for ws:// and wss:// URLs, else sse).")
     var transport: String?
 
     @Option(name: .customLong("header"), help: "Extra request header, 'Name: value' (repeatable).")
@@ -80,8 +80,8 @@ struct ListenCommand: AsyncParsableCommand {
     var stallTimeoutMs: Int?
 
     func validate() throws {
-        guard ["sse", "ws", "stream"].contains(chosenTransport) else {
-            throw ValidationError("--transport \(chosenTransport) is not available yet (sse, ws, stream)")
+        guard ["sse", "ws", "stream", "poll"].contains(chosenTransport) else {
+            throw ValidationError("--transport is sse, ws, stream or poll")
         }
         guard ["text", "json"].contains(format) else { throw ValidationError("--format is text or json") }
         guard Self.strategies[strategy] != nil else { throw ValidationError("unknown --strategy \(strategy)") }
@@ -144,6 +144,19 @@ struct ListenCommand: AsyncParsableCommand {
             events = ws.events
             close = { ws.close() }
             metrics = { ws.metrics }
+        } else if chosenTransport == "poll" {
+            var configuration = LongPollTransportConfiguration()
+            configuration.headers = extraHeaders
+            configuration.reconnect = policy
+            configuration.maxBufferSize = bufferSize
+            configuration.strategy = Self.strategies[strategy]!
+            configuration.tls = tls
+            configuration.cursor = lastEventId
+            let poll = try LongPollTransport(url: url, configuration: configuration, loop: loop)
+            poll.connect()
+            events = poll.events
+            close = { poll.close() }
+            metrics = { poll.metrics }
         } else if chosenTransport == "stream" {
             var configuration = HTTPStreamTransportConfiguration()
             configuration.headers = extraHeaders

@@ -112,6 +112,8 @@ final class TransportMetricsRecorder: Sendable {
         }
     }
 
+    var currentState: TransportMetrics.State { state.withLock { $0.state } }
+
     /// Since when nothing was received or sent, and since when the state is what it is.
     var timing: (lastActivity: ContinuousClock.Instant, stateSince: ContinuousClock.Instant) {
         state.withLock { ($0.lastActivity, $0.stateSince) }

@@ -68,7 +68,7 @@ public final class HTTPStreamTransport: Sendable {
     let buffer: MessageBuffer<TransportEvent>
     let recorder = TransportMetricsRecorder(kind: .httpStream)
     let handlers = TransportEventHandlers()
-    let state = Locked(State())
+    let locked = Locked(State())
 
     struct State {
         var closed = false
@@ -93,7 +93,7 @@ public final class HTTPStreamTransport: Sendable {
         self.loop = loop
         buffer = .forTransport(maxSize: configuration.maxBufferSize, strategy: configuration.strategy,
                                highWaterMark: configuration.highWaterMark, metrics: recorder, handlers: handlers)
-        state.withLock { $0.lastEventID = configuration.lastEventID ?? "" }
+        locked.withLock { $0.lastEventID = configuration.lastEventID ?? "" }
     }
 
     public var events: AsyncStream<TransportEvent> { buffer.stream }
@@ -108,19 +108,23 @@ public final class HTTPStreamTransport: Sendable {
         handlers.add(kind, handler)
     }
 
+    /// Where the transport is in its life (`.connected` while a connection is open).
+    public var state: TransportMetrics.State { recorder.currentState }
+    public var isConnected: Bool { state == .connected }
+
     /// Counters and state right now (``TransportMetrics``).
     public var metrics: TransportMetrics { recorder.snapshot(bufferSize: buffer.count, dropped: buffer.droppedCount) }
 
     public var droppedCount: Int { buffer.droppedCount }
 
     public func connect() {
-        state.withLock { s in
+        locked.withLock { s in
             guard s.task == nil, !s.closed else { return }
             s.task = Task {
                 await ReconnectLoop.run(
                     policy: self.configuration.reconnect, buffer: self.buffer,
-                    isClosed: { self.state.withLock { $0.closed } },
-                    deliveredLastAttempt: { self.state.withLock { $0.delivered } },
+                    isClosed: { self.locked.withLock { $0.closed } },
+                    deliveredLastAttempt: { self.locked.withLock { $0.delivered } },
                     serverRetry: { nil },
                     attempt: { _ in await self.connectOnce() })
             }
@@ -128,10 +132,10 @@ public final class HTTPStreamTransport: Sendable {
     }
 
     /// How the transport receives now.
-    public var mode: TransportMode { state.withLock { $0.mode } }
+    public var mode: TransportMode { locked.withLock { $0.mode } }
 
     public func close() {
-        let (connection, abort, poller) = state.withLock { s in
+        let (connection, abort, poller) = locked.withLock { s in
             s.closed = true
             return (s.connection, s.abort, s.poller)
         }
@@ -146,7 +150,7 @@ public final class HTTPStreamTransport: Sendable {
     public func resume() { setPaused(false) }
 
     private func setPaused(_ paused: Bool) {
-        let connection = state.withLock { s -> UnsafeSendable<any ClientStreamConnection>? in
+        let connection = locked.withLock { s -> UnsafeSendable<any ClientStreamConnection>? in
             s.paused = paused
             return s.connection
         }
@@ -154,12 +158,12 @@ public final class HTTPStreamTransport: Sendable {
     }
 
     private func connectOnce() async -> AttemptOutcome {
-        if let fallback = configuration.longPolling, state.withLock({ $0.mode == .longPolling }) {
+        if let fallback = configuration.longPolling, locked.withLock({ $0.mode == .longPolling }) {
             return await poll(fallback)
         }
         let outcome = await stream()
-        guard let fallback = configuration.longPolling, state.withLock({ s in s.fallBack && !s.closed }) else { return outcome }
-        state.withLock { $0.mode = .longPolling }
+        guard let fallback = configuration.longPolling, locked.withLock({ s in s.fallBack && !s.closed }) else { return outcome }
+        locked.withLock { $0.mode = .longPolling }
         buffer.insertOutOfBand(.mode(.longPolling))
         return await poll(fallback)
     }
@@ -173,13 +177,13 @@ public final class HTTPStreamTransport: Sendable {
         configuration.pollTimeout = fallback.pollTimeout
         configuration.interval = fallback.interval
         configuration.tls = self.configuration.tls
-        let cursor = state.withLock { $0.lastEventID }
+        let cursor = locked.withLock { $0.lastEventID }
         configuration.cursor = cursor.isEmpty ? nil : cursor
         guard let poller = try? LongPollTransport(url: fallback.url, configuration: configuration, loop: loop) else {
             return .failure(.transport("bad long-poll URL"), TransportError(
                 message: "cannot long-poll \(fallback.url)", statusCode: nil, recoverable: false, attempt: 0))
         }
-        let closed = state.withLock { s -> Bool in
+        let closed = locked.withLock { s -> Bool in
             s.poller = poller
             return s.closed
         }
@@ -188,7 +192,7 @@ public final class HTTPStreamTransport: Sendable {
         for await event in poller.events {
             switch event {
             case .event(let e):
-                state.withLock { s in
+                locked.withLock { s in
                     s.lastEventID = e.lastEventID
                     s.delivered += 1
                 }
@@ -199,8 +203,8 @@ public final class HTTPStreamTransport: Sendable {
                 buffer.insertOutOfBand(event)
             }
         }
-        state.withLock { $0.poller = nil }
-        if state.withLock({ $0.closed }) { return .failure(.transport("closed"), nil) }
+        locked.withLock { $0.poller = nil }
+        if locked.withLock({ $0.closed }) { return .failure(.transport("closed"), nil) }
         return .failure(.transport("long polling gave up"), TransportError(
             message: "long polling gave up", statusCode: nil, recoverable: false, attempt: 0))
     }
@@ -208,15 +212,15 @@ public final class HTTPStreamTransport: Sendable {
     private func stream() async -> AttemptOutcome {
         var head = "GET \(endpoint.target) HTTP/1.1\r\nHost: \(endpoint.authority)\r\n"
         for (name, value) in configuration.headers { head += "\(name): \(value)\r\n" }
-        let lastEventID = state.withLock { $0.lastEventID }
+        let lastEventID = locked.withLock { $0.lastEventID }
         if !lastEventID.isEmpty { head += "Last-Event-ID: \(lastEventID)\r\n" }
         head += "\r\n"
         let request = Array(head.utf8)
         let tls = configuration.tls ?? (endpoint.secure ? try? ClientTLS() : nil)
         let gate = AttemptGate()
         let finish: @Sendable (AttemptOutcome) -> Void = { gate.finish($0) }
-        state.withLock { $0.abort = { finish(.failure(.transport("closed"), nil)) } }
-        if state.withLock({ $0.closed }) { return .failure(.transport("closed"), nil) }
+        locked.withLock { $0.abort = { finish(.failure(.transport("closed"), nil)) } }
+        if locked.withLock({ $0.closed }) { return .failure(.transport("closed"), nil) }
         let loop = self.loop
         let endpoint = self.endpoint
         loop.execute {
@@ -225,7 +229,7 @@ public final class HTTPStreamTransport: Sendable {
                 session.handle(event)
             }
             session.connection = connection
-            let paused = self.state.withLock { s -> Bool in
+            let paused = self.locked.withLock { s -> Bool in
                 s.connection = UnsafeSendable(connection)
                 s.delivered = 0
                 s.fallBack = false
@@ -237,7 +241,7 @@ public final class HTTPStreamTransport: Sendable {
             if let fallback = self.configuration.longPolling { session.awaitFirstByte(within: fallback.firstByteTimeout) }
         }
         let outcome = await gate.wait()
-        state.withLock {
+        locked.withLock {
             $0.connection = nil
             $0.abort = nil
         }
@@ -253,8 +257,8 @@ public final class HTTPStreamTransport: Sendable {
             self.transport = transport
             super.init(loop: transport.loop, delivery: BufferedDelivery(
                 buffer: transport.buffer, loop: transport.loop,
-                userPaused: { transport.state.withLock { $0.paused } },
-                counted: { n in transport.state.withLock { $0.delivered += n } }), finish: finish)
+                userPaused: { transport.locked.withLock { $0.paused } },
+                counted: { n in transport.locked.withLock { $0.delivered += n } }), finish: finish)
         recorder = transport.recorder
         }
 
@@ -267,7 +271,7 @@ public final class HTTPStreamTransport: Sendable {
             firstByteTimer = timer
             timer.schedule(after: timeout) { [weak self] in
                 guard let self, !self.sawBody, !self.ended else { return }
-                self.transport.state.withLock { $0.fallBack = true }
+                self.transport.locked.withLock { $0.fallBack = true }
                 self.endWithTransportFailure("no first byte within \(timeout)")
             }
         }
@@ -285,7 +289,7 @@ public final class HTTPStreamTransport: Sendable {
                 firstByteTimer?.cancel()
             }
             if case .failed = event, !sawBody, transport.configuration.longPolling != nil {
-                transport.state.withLock { $0.fallBack = true }  // streaming fails here: try polling
+                transport.locked.withLock { $0.fallBack = true }  // streaming fails here: try polling
             }
             switch event {
             case .connected:
@@ -331,7 +335,7 @@ public final class HTTPStreamTransport: Sendable {
             guard let resumeID = transport.configuration.resumeID else { return }
             for case .message(let message) in records.reversed() {
                 if let id = resumeID(message) {
-                    transport.state.withLock { $0.lastEventID = id }
+                    transport.locked.withLock { $0.lastEventID = id }
                     return
                 }
             }

@@ -39,7 +39,7 @@ public final class LongPollTransport: Sendable {
     private let buffer: MessageBuffer<TransportEvent>
     let recorder = TransportMetricsRecorder(kind: .longPoll)
     let handlers = TransportEventHandlers()
-    private let state = Locked(State())
+    private let locked = Locked(State())
 
     struct State {
         var cursor = ""
@@ -58,7 +58,7 @@ public final class LongPollTransport: Sendable {
         self.loop = loop
         buffer = .forTransport(maxSize: configuration.maxBufferSize, strategy: configuration.strategy,
                                highWaterMark: configuration.highWaterMark, metrics: recorder, handlers: handlers)
-        state.withLock { $0.cursor = configuration.cursor ?? "" }
+        locked.withLock { $0.cursor = configuration.cursor ?? "" }
     }
 
     public var events: AsyncStream<TransportEvent> { buffer.stream }
@@ -73,16 +73,20 @@ public final class LongPollTransport: Sendable {
         handlers.add(kind, handler)
     }
 
+    /// Where the transport is in its life (`.connected` while a connection is open).
+    public var state: TransportMetrics.State { recorder.currentState }
+    public var isConnected: Bool { state == .connected }
+
     /// Counters and state right now (``TransportMetrics``).
     public var metrics: TransportMetrics { recorder.snapshot(bufferSize: buffer.count, dropped: buffer.droppedCount) }
 
     /// The id the next poll asks after.
-    public var cursor: String { state.withLock { $0.cursor } }
+    public var cursor: String { locked.withLock { $0.cursor } }
 
     public var droppedCount: Int { buffer.droppedCount }
 
     public func connect() {
-        state.withLock { s in
+        locked.withLock { s in
             guard s.task == nil, !s.closed else { return }
             s.task = Task { await self.run() }
         }
@@ -90,7 +94,7 @@ public final class LongPollTransport: Sendable {
 
     /// Stops for good: the poll in flight is abandoned, `.closed` follows.
     public func close() {
-        let task = state.withLock { s -> Task<Void, Never>? in
+        let task = locked.withLock { s -> Task<Void, Never>? in
             s.closed = true
             return s.task
         }
@@ -100,20 +104,20 @@ public final class LongPollTransport: Sendable {
     private func run() async {
         await ReconnectLoop.run(
             policy: configuration.reconnect, buffer: buffer,
-            isClosed: { self.state.withLock { $0.closed } || Task.isCancelled },
-            deliveredLastAttempt: { self.state.withLock { $0.deliveredSinceConnect } },
+            isClosed: { self.locked.withLock { $0.closed } || Task.isCancelled },
+            deliveredLastAttempt: { self.locked.withLock { $0.deliveredSinceConnect } },
             serverRetry: { nil },
             attempt: { _ in await self.pollUntilFailure() })
     }
 
     /// Polls while polls succeed; one "connection" of the reconnection loop.
     private func pollUntilFailure() async -> AttemptOutcome {
-        state.withLock { $0.deliveredSinceConnect = 0 }
+        locked.withLock { $0.deliveredSinceConnect = 0 }
         let timeoutMs = Int(configuration.pollTimeout.components.seconds * 1000
                             + configuration.pollTimeout.components.attoseconds / 1_000_000_000_000_000)
         var first = true
-        while !Task.isCancelled && !state.withLock({ $0.closed }) {
-            let cursor = state.withLock { $0.cursor }
+        while !Task.isCancelled && !locked.withLock({ $0.closed }) {
+            let cursor = locked.withLock { $0.cursor }
             let separator = endpoint.target.contains("?") ? "&" : "?"
             let target = endpoint.target + separator + LongPollPage.query(cursor: cursor, timeoutMs: timeoutMs)
             let tls = configuration.tls ?? (endpoint.secure ? try? ClientTLS() : nil)
@@ -150,7 +154,7 @@ public final class LongPollTransport: Sendable {
             for event in page.events {
                 await buffer.put(.event(SSEParsedEvent(type: event.event ?? "message", data: event.data, lastEventID: event.id)))
             }
-            state.withLock { s in
+            locked.withLock { s in
                 s.cursor = page.nextCursor
                 s.deliveredSinceConnect += page.events.count
             }

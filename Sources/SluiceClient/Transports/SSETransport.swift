@@ -49,7 +49,7 @@ public final class SSETransport: Sendable {
     private let buffer: MessageBuffer<TransportEvent>
     let recorder = TransportMetricsRecorder(kind: .sse)
     let handlers = TransportEventHandlers()
-    private let state = Locked(State())
+    private let locked = Locked(State())
 
     struct State {
         var lastEventID = ""
@@ -72,7 +72,7 @@ public final class SSETransport: Sendable {
         self.loop = loop
         buffer = .forTransport(maxSize: configuration.maxBufferSize, strategy: configuration.strategy,
                                highWaterMark: configuration.highWaterMark, metrics: recorder, handlers: handlers)
-        state.withLock { $0.lastEventID = configuration.lastEventID ?? "" }
+        locked.withLock { $0.lastEventID = configuration.lastEventID ?? "" }
     }
 
     /// Everything the transport reports; ends after `.closed`.
@@ -88,11 +88,15 @@ public final class SSETransport: Sendable {
         handlers.add(kind, handler)
     }
 
+    /// Where the transport is in its life (`.connected` while a connection is open).
+    public var state: TransportMetrics.State { recorder.currentState }
+    public var isConnected: Bool { state == .connected }
+
     /// Counters and state right now (``TransportMetrics``).
     public var metrics: TransportMetrics { recorder.snapshot(bufferSize: buffer.count, dropped: buffer.droppedCount) }
 
     /// The id a reconnection resumes after.
-    public var lastEventID: String { state.withLock { $0.lastEventID } }
+    public var lastEventID: String { locked.withLock { $0.lastEventID } }
 
     /// Events dropped by `.dropOldest`/`.dropNewest`.
     public var droppedCount: Int { buffer.droppedCount }
@@ -102,7 +106,7 @@ public final class SSETransport: Sendable {
 
     /// Starts connecting (and reconnecting) in the background.
     public func connect() {
-        state.withLock { s in
+        locked.withLock { s in
             guard s.task == nil, !s.closed else { return }
             s.task = Task { await self.run() }
         }
@@ -110,7 +114,7 @@ public final class SSETransport: Sendable {
 
     /// Stops for good: closes the connection, reports `.closed`.
     public func close() {
-        let (task, connection, abort) = state.withLock { s in
+        let (task, connection, abort) = locked.withLock { s in
             s.closed = true
             return (s.task, s.connection, s.abort)
         }
@@ -123,7 +127,7 @@ public final class SSETransport: Sendable {
 
     /// Stops reading the socket (TCP flow control then holds the server back) until `resume()`.
     public func pause() {
-        let connection = state.withLock { s -> UnsafeSendable<any ClientStreamConnection>? in
+        let connection = locked.withLock { s -> UnsafeSendable<any ClientStreamConnection>? in
             s.paused = true
             return s.connection
         }
@@ -131,7 +135,7 @@ public final class SSETransport: Sendable {
     }
 
     public func resume() {
-        let connection = state.withLock { s -> UnsafeSendable<any ClientStreamConnection>? in
+        let connection = locked.withLock { s -> UnsafeSendable<any ClientStreamConnection>? in
             s.paused = false
             return s.connection
         }
@@ -145,9 +149,9 @@ public final class SSETransport: Sendable {
     private func run() async {
         await ReconnectLoop.run(
             policy: configuration.reconnect, buffer: buffer,
-            isClosed: { self.state.withLock { $0.closed } },
-            deliveredLastAttempt: { self.state.withLock { $0.deliveredSinceConnect } },
-            serverRetry: { self.state.withLock { $0.serverRetry } },
+            isClosed: { self.locked.withLock { $0.closed } },
+            deliveredLastAttempt: { self.locked.withLock { $0.deliveredSinceConnect } },
+            serverRetry: { self.locked.withLock { $0.serverRetry } },
             attempt: { _ in await self.connectOnce() })
     }
 
@@ -158,8 +162,8 @@ public final class SSETransport: Sendable {
         let tls = configuration.tls ?? (endpoint.secure ? try? ClientTLS() : nil)
         let gate = AttemptGate()
         let finish: @Sendable (Outcome) -> Void = { gate.finish($0) }
-        state.withLock { $0.abort = { finish(.failure(.transport("closed"), nil)) } }
-        if state.withLock({ $0.closed }) { return .failure(.transport("closed"), nil) }
+        locked.withLock { $0.abort = { finish(.failure(.transport("closed"), nil)) } }
+        if locked.withLock({ $0.closed }) { return .failure(.transport("closed"), nil) }
         loop.execute {
             let session = SSESession(transport: self, finish: finish)
             let connection: any ClientStreamConnection = switch self.configuration.httpVersion {
@@ -170,7 +174,7 @@ public final class SSETransport: Sendable {
                                       body: self.configuration.body ?? [], tls: tls) { event in session.handle(event) }
             }
             session.connection = connection
-            let paused = self.state.withLock { s -> Bool in
+            let paused = self.locked.withLock { s -> Bool in
                 s.connection = UnsafeSendable(connection)
                 s.deliveredSinceConnect = 0
                 return s.paused
@@ -185,7 +189,7 @@ public final class SSETransport: Sendable {
     /// The request's own headers (HTTP/2 adds the pseudo-headers itself).
     private func requestHeaders() -> [(name: String, value: String)] {
         var out: [(name: String, value: String)] = [("accept", "text/event-stream"), ("cache-control", "no-cache")]
-        let id = state.withLock { $0.lastEventID }
+        let id = locked.withLock { $0.lastEventID }
         if !id.isEmpty { out.append(("last-event-id", id)) }
         out += configuration.headers
         if configuration.body != nil && !configuration.headers.contains(where: { $0.name.lowercased() == "content-type" }) {
@@ -196,7 +200,7 @@ public final class SSETransport: Sendable {
 
     private func makeRequest() -> [UInt8] {
         var head = "\(configuration.method) \(endpoint.target) HTTP/1.1\r\nHost: \(endpoint.authority)\r\nAccept: text/event-stream\r\nCache-Control: no-cache\r\n"
-        let id = state.withLock { $0.lastEventID }
+        let id = locked.withLock { $0.lastEventID }
         if !id.isEmpty { head += "Last-Event-ID: \(id)\r\n" }
         for (name, value) in configuration.headers { head += "\(name): \(value)\r\n" }
         if let body = configuration.body {
@@ -216,16 +220,16 @@ public final class SSETransport: Sendable {
 
         init(transport: SSETransport, finish: @escaping @Sendable (Outcome) -> Void) {
             self.transport = transport
-            parser = SSEParser(lastEventID: transport.state.withLock { $0.lastEventID })
+            parser = SSEParser(lastEventID: transport.locked.withLock { $0.lastEventID })
             // Delivered counts are kept by `handle` (it knows which outputs are events).
             super.init(loop: transport.loop, delivery: BufferedDelivery(
                 buffer: transport.buffer, loop: transport.loop,
-                userPaused: { transport.state.withLock { $0.paused } }, counted: { _ in }), finish: finish)
+                userPaused: { transport.locked.withLock { $0.paused } }, counted: { _ in }), finish: finish)
         recorder = transport.recorder
         }
 
         override func willEnd() {
-            transport.state.withLock {
+            transport.locked.withLock {
                 $0.connection = nil
                 $0.abort = nil
             }
@@ -256,18 +260,18 @@ public final class SSETransport: Sendable {
                     switch output {
                     case .event(let e):
                         if let sentinel = transport.configuration.doneSentinel, e.data == sentinel {
-                            transport.state.withLock { $0.lastEventID = parser.lastEventID }
+                            transport.locked.withLock { $0.lastEventID = parser.lastEventID }
                             deliver(out)
                             return end(.done)
                         }
                         out.append(.event(e))
                     case .retry(let ms):
-                        transport.state.withLock { $0.serverRetry = .milliseconds(ms) }
+                        transport.locked.withLock { $0.serverRetry = .milliseconds(ms) }
                     case .comment:
                         break
                     }
                 }
-                transport.state.withLock {
+                transport.locked.withLock {
                     $0.lastEventID = parser.lastEventID
                     $0.deliveredSinceConnect += out.count
                 }

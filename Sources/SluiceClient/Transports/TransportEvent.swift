@@ -1,3 +1,4 @@
+import Foundation
 import SluiceCore
 
 /// What a transport reports, in order, through its `events` sequence.
@@ -37,6 +38,19 @@ public struct TransportError: Error, Sendable, Equatable, CustomStringConvertibl
     public var recoverable: Bool
     /// The reconnection attempt this happened on (0 for the first connection).
     public var attempt: Int
+    /// When it happened (not part of equality).
+    public var timestamp = Date()
+
+    init(message: String, statusCode: Int?, recoverable: Bool, attempt: Int) {
+        self.message = message
+        self.statusCode = statusCode
+        self.recoverable = recoverable
+        self.attempt = attempt
+    }
+
+    public static func == (a: TransportError, b: TransportError) -> Bool {
+        a.message == b.message && a.statusCode == b.statusCode && a.recoverable == b.recoverable && a.attempt == b.attempt
+    }
 
     public var description: String {
         "\(message)\(statusCode.map { " (status \($0))" } ?? "")\(recoverable ? ", retrying" : "")"

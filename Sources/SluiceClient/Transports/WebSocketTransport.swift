@@ -60,7 +60,7 @@ public final class WebSocketTransport: Sendable {
     let buffer: MessageBuffer<TransportEvent>
     let recorder = TransportMetricsRecorder(kind: .webSocket)
     let handlers = TransportEventHandlers()
-    let state = Locked(State())
+    let locked = Locked(State())
 
     struct State {
         var closed = false
@@ -84,7 +84,7 @@ public final class WebSocketTransport: Sendable {
         self.loop = loop
         buffer = .forTransport(maxSize: configuration.maxBufferSize, strategy: configuration.strategy,
                                highWaterMark: configuration.highWaterMark, metrics: recorder, handlers: handlers)
-        state.withLock { $0.lastEventID = configuration.lastEventID ?? "" }
+        locked.withLock { $0.lastEventID = configuration.lastEventID ?? "" }
     }
 
     public var events: AsyncStream<TransportEvent> { buffer.stream }
@@ -99,24 +99,28 @@ public final class WebSocketTransport: Sendable {
         handlers.add(kind, handler)
     }
 
+    /// Where the transport is in its life (`.connected` while a connection is open).
+    public var state: TransportMetrics.State { recorder.currentState }
+    public var isConnected: Bool { state == .connected }
+
     /// Counters and state right now (``TransportMetrics``).
     public var metrics: TransportMetrics { recorder.snapshot(bufferSize: buffer.count, dropped: buffer.droppedCount) }
 
     /// The id a reconnection resumes after (see ``WebSocketTransportConfiguration/resumeID``).
-    public var lastEventID: String { state.withLock { $0.lastEventID } }
+    public var lastEventID: String { locked.withLock { $0.lastEventID } }
 
     /// The subprotocol the server chose on the current connection.
-    public var subprotocol: String? { state.withLock { $0.subprotocol } }
+    public var subprotocol: String? { locked.withLock { $0.subprotocol } }
     public var droppedCount: Int { buffer.droppedCount }
 
     public func connect() {
-        state.withLock { s in
+        locked.withLock { s in
             guard s.task == nil, !s.closed else { return }
             s.task = Task {
                 await ReconnectLoop.run(
                     policy: self.configuration.reconnect, buffer: self.buffer,
-                    isClosed: { self.state.withLock { $0.closed } },
-                    deliveredLastAttempt: { self.state.withLock { $0.delivered } },
+                    isClosed: { self.locked.withLock { $0.closed } },
+                    deliveredLastAttempt: { self.locked.withLock { $0.delivered } },
                     serverRetry: { nil },
                     attempt: { _ in await self.connectOnce() })
             }
@@ -133,7 +137,7 @@ public final class WebSocketTransport: Sendable {
 
     /// Closes with a close frame (code and reason), then reports `.closed`; no reconnection.
     public func close(code: WebSocketCloseCode = .normal, reason: String = "") {
-        let (session, abort) = state.withLock { s in
+        let (session, abort) = locked.withLock { s in
             s.closed = true
             return (s.session, s.abort)
         }
@@ -147,7 +151,7 @@ public final class WebSocketTransport: Sendable {
     public func resume() { setPaused(false) }
 
     private func setPaused(_ paused: Bool) {
-        let session = state.withLock { s -> UnsafeSendable<WebSocketClientSession>? in
+        let session = locked.withLock { s -> UnsafeSendable<WebSocketClientSession>? in
             s.paused = paused
             return s.session
         }
@@ -155,7 +159,7 @@ public final class WebSocketTransport: Sendable {
     }
 
     private func send(_ opcode: WebSocketOpcode, _ payload: [UInt8]) throws {
-        guard let session = state.withLock({ $0.session }) else { throw NotConnectedError() }
+        guard let session = locked.withLock({ $0.session }) else { throw NotConnectedError() }
         recorder.sent(bytes: payload.count)
         // Frames are encoded on the loop, in submission order, so compression state matches the wire.
         loop.execute { session.value.sendMessage(opcode, payload) }
@@ -164,19 +168,19 @@ public final class WebSocketTransport: Sendable {
     private func connectOnce() async -> AttemptOutcome {
         let gate = AttemptGate()
         let finish: @Sendable (AttemptOutcome) -> Void = { gate.finish($0) }
-        state.withLock { $0.abort = { finish(.failure(.transport("closed"), nil)) } }
-        if state.withLock({ $0.closed }) { return .failure(.transport("closed"), nil) }
+        locked.withLock { $0.abort = { finish(.failure(.transport("closed"), nil)) } }
+        if locked.withLock({ $0.closed }) { return .failure(.transport("closed"), nil) }
         let loop = self.loop
         loop.execute {
             let session = WebSocketClientSession(transport: self, loop: loop, finish: finish)
-            self.state.withLock {
+            self.locked.withLock {
                 $0.session = UnsafeSendable(session)
                 $0.delivered = 0
             }
-            session.start(paused: self.state.withLock { $0.paused })
+            session.start(paused: self.locked.withLock { $0.paused })
         }
         let outcome = await gate.wait()
-        let finished = state.withLock { s in
+        let finished = locked.withLock { s in
             defer { s.session = nil; s.abort = nil }
             return s.session
         }
@@ -211,15 +215,15 @@ final class WebSocketClientSession: ClientAttempt {
         heartbeat = LoopTimer(loop: loop)
         super.init(loop: loop, delivery: BufferedDelivery(
             buffer: transport.buffer, loop: loop,
-            userPaused: { transport.state.withLock { $0.paused } },
-            counted: { n in transport.state.withLock { $0.delivered += n } }), finish: finish)
+            userPaused: { transport.locked.withLock { $0.paused } },
+            counted: { n in transport.locked.withLock { $0.delivered += n } }), finish: finish)
         recorder = transport.recorder
     }
 
     /// A whole message: remember its id for resuming, then hand it on.
     private func received(_ message: WebSocketMessage) {
         if let resumeID = transport.configuration.resumeID, let id = resumeID(message) {
-            transport.state.withLock { $0.lastEventID = id }
+            transport.locked.withLock { $0.lastEventID = id }
         }
         deliver([.message(message)])
     }
@@ -232,7 +236,7 @@ final class WebSocketClientSession: ClientAttempt {
         if !configuration.subprotocols.isEmpty { head += "Sec-WebSocket-Protocol: \(configuration.subprotocols.joined(separator: ", "))\r\n" }
         if configuration.compression { head += "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n" }
         for (name, value) in configuration.headers { head += "\(name): \(value)\r\n" }
-        let lastEventID = transport.state.withLock { $0.lastEventID }
+        let lastEventID = transport.locked.withLock { $0.lastEventID }
         if !lastEventID.isEmpty { head += "Last-Event-ID: \(lastEventID)\r\n" }
         head += "\r\n"
         let tls = configuration.tls ?? (endpoint.secure ? try? ClientTLS() : nil)
@@ -272,7 +276,7 @@ final class WebSocketClientSession: ClientAttempt {
                     maxMessageSize: transport.configuration.maxMessageSize,
                     inflater: MessageInflater(noContextTakeover: params.serverNoContextTakeover))
             }
-            transport.state.withLock { $0.subprotocol = header("sec-websocket-protocol") }
+            transport.locked.withLock { $0.subprotocol = header("sec-websocket-protocol") }
             open = true
             transport.buffer.insertOutOfBand(.connected)
             scheduleHeartbeat()
