@@ -25,6 +25,9 @@ public struct SSETransportConfiguration: Sendable {
     public var body: [UInt8]?
     /// HTTP/1.1 (default) or HTTP/2: prior knowledge for `http` URLs, ALPN `h2` for `https`.
     public var httpVersion: HTTPVersion = .http1
+    /// With HTTP/2: share connections with the other transports of this pool (one stream each);
+    /// nil gives every connection attempt a connection of its own.
+    public var http2Pool: HTTP2ConnectionPool?
 
     public init() {}
 }
@@ -170,8 +173,10 @@ public final class SSETransport: Sendable {
             case .http1:
                 HTTP1ClientConnection(loop: loop, endpoint: endpoint, request: request, tls: tls) { event in session.handle(event) }
             case .http2:
-                HTTP2ClientConnection(loop: loop, endpoint: endpoint, method: self.configuration.method, headers: self.requestHeaders(),
-                                      body: self.configuration.body ?? [], tls: tls) { event in session.handle(event) }
+                HTTP2ClientStream(
+                    session: self.configuration.http2Pool?.session(for: endpoint, tls: tls) ?? HTTP2ClientSession(loop: loop, endpoint: endpoint, tls: tls),
+                    ownsSession: self.configuration.http2Pool == nil, method: self.configuration.method, path: endpoint.target,
+                    headers: self.requestHeaders(), body: self.configuration.body ?? []) { event in session.handle(event) }
             }
             session.connection = connection
             let paused = self.locked.withLock { s -> Bool in
