@@ -20,7 +20,9 @@ import Testing
             sse.connect()
             var taken = 0
             var sawConnected = false
+            var errorStates: [TransportMetrics.State?] = []
             for await event in sse.events {
+                if case .error(let e) = event { errorStates.append(e.state) }
                 // (The state runs ahead of a slow consumer: the events it reads may be old news.)
                 if case .connected = event { sawConnected = true }
                 if case .event = event {
@@ -42,6 +44,8 @@ import Testing
             #expect(m.reconnectAttempts >= 2)
             #expect(m.errors >= 2)
             #expect(m.connectionDuration == .zero)
+            // Each drop happened mid-stream: the error says the transport was connected.
+            #expect(!errorStates.isEmpty && errorStates.allSatisfy { $0 == .connected }, "\(errorStates)")
         }
     }
 

@@ -126,7 +126,8 @@ public final class HTTPStreamTransport: Sendable {
                     isClosed: { self.locked.withLock { $0.closed } },
                     deliveredLastAttempt: { self.locked.withLock { $0.delivered } },
                     serverRetry: { nil },
-                    attempt: { _ in await self.connectOnce() })
+                    state: { self.state },
+            attempt: { _ in await self.connectOnce() })
             }
         }
     }

@@ -107,6 +107,7 @@ public final class LongPollTransport: Sendable {
             isClosed: { self.locked.withLock { $0.closed } || Task.isCancelled },
             deliveredLastAttempt: { self.locked.withLock { $0.deliveredSinceConnect } },
             serverRetry: { nil },
+            state: { self.state },
             attempt: { _ in await self.pollUntilFailure() })
     }
 

@@ -42,6 +42,7 @@ enum ReconnectLoop {
         isClosed: @Sendable () -> Bool,
         deliveredLastAttempt: @Sendable () -> Int,
         serverRetry: @Sendable () -> Duration?,
+        state: @Sendable () -> TransportMetrics.State = { .connecting },
         attempt connect: @Sendable (Int) async -> AttemptOutcome
     ) async {
         var policy = policy
@@ -61,6 +62,7 @@ enum ReconnectLoop {
             if var error {
                 error.recoverable = delay != nil
                 error.attempt = attempt - 1
+                error.state = state()
                 buffer.insertOutOfBand(.error(error))
             }
             guard let delay else { break }

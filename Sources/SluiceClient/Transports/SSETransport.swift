@@ -155,6 +155,7 @@ public final class SSETransport: Sendable {
             isClosed: { self.locked.withLock { $0.closed } },
             deliveredLastAttempt: { self.locked.withLock { $0.deliveredSinceConnect } },
             serverRetry: { self.locked.withLock { $0.serverRetry } },
+            state: { self.state },
             attempt: { _ in await self.connectOnce() })
     }
 

@@ -40,6 +40,8 @@ public struct TransportError: Error, Sendable, Equatable, CustomStringConvertibl
     public var attempt: Int
     /// When it happened (not part of equality).
     public var timestamp = Date()
+    /// Where the transport was when it happened (connecting, connected…; not part of equality).
+    public var state: TransportMetrics.State?
 
     init(message: String, statusCode: Int?, recoverable: Bool, attempt: Int) {
         self.message = message

@@ -122,7 +122,8 @@ public final class WebSocketTransport: Sendable {
                     isClosed: { self.locked.withLock { $0.closed } },
                     deliveredLastAttempt: { self.locked.withLock { $0.delivered } },
                     serverRetry: { nil },
-                    attempt: { _ in await self.connectOnce() })
+                    state: { self.state },
+            attempt: { _ in await self.connectOnce() })
             }
         }
     }
