@@ -17,7 +17,7 @@ struct ListenCommand: AsyncParsableCommand {
     @Argument(help: "http(s) URL of an event stream, or ws(s) URL of a WebSocket.")
     var url: String
 
-    @Option(help: "sse, ws, stream or poll (a long-poll URL) (default: ws for ws:// and wss:// URLs, else sse).")
+    @Option(help: "sse, ws, stream or poll (a long-poll URL). Default: ws for ws:// and wss:// URLs; else sse, or stream when the answer is not an event stream.")
     var transport: String?
 
     @Option(name: .customLong("header"), help: "Extra request header, 'Name: value' (repeatable).")
@@ -128,10 +128,66 @@ struct ListenCommand: AsyncParsableCommand {
         let loop = EventLoop(index: 0)
         loop.start()
         defer { loop.shutdown() }
+        var kind = chosenTransport
+        var opened = try open(kind, policy: policy, extraHeaders: extraHeaders, tls: tls, timeouts: timeouts, loop: loop)
+        if let accumulate {
+            let ok = await AccumulatingListener(format: format, dialects: AccumulatedOutput.dialects(accumulate)!).run(opened.events, close: opened.close)
+            if !ok { throw ExitCode(1) }
+            return
+        }
+        var received = 0
+        var fatal = false
+        var switching = false
+        while true {
+            for await event in opened.events {
+                // No --transport and the answer is not an event stream: read it as a stream of records
+                // instead (the default follows the response type too, not only the scheme).
+                if transport == nil, kind == "sse", received == 0, case .error(let error) = event,
+                   error.message.hasPrefix("not an event stream") {
+                    switching = true
+                }
+                if switching { continue }
+                // Events already buffered when --max-events closed the transport are not printed.
+                if let maxEvents, received >= maxEvents, event.isData { continue }
+                if let line = line(for: event) {
+                    print(line)
+                    fflush(nil)
+                }
+                switch event {
+                case .event, .message:
+                    received += 1
+                    if let maxEvents, received >= maxEvents { opened.close() }
+                case .error(let error) where !error.recoverable:
+                    fatal = true
+                default:
+                    break
+                }
+            }
+            guard switching else { break }
+            switching = false
+            kind = "stream"
+            opened = try open(kind, policy: policy, extraHeaders: extraHeaders, tls: tls, timeouts: timeouts, loop: loop)
+        }
+        if format == "json" { print(Self.json(opened.metrics())) }
+        if fatal { throw ExitCode(1) }
+    }
+
+    /// The transport's face for the output loop.
+    struct Opened {
+        var events: AsyncStream<TransportEvent>
+        var close: @Sendable () -> Void
+        var metrics: @Sendable () -> TransportMetrics
+    }
+
+    /// Creates and connects a transport of `kind`.
+    private func open(
+        _ kind: String, policy: ReconnectPolicy, extraHeaders: [(name: String, value: String)], tls: ClientTLS?,
+        timeouts: ConnectionTimeouts, loop: EventLoop
+    ) throws -> Opened {
         let events: AsyncStream<TransportEvent>
         let close: @Sendable () -> Void
         let metrics: @Sendable () -> TransportMetrics
-        if chosenTransport == "ws" {
+        if kind == "ws" {
             var configuration = WebSocketTransportConfiguration()
             configuration.headers = extraHeaders
             configuration.reconnect = policy
@@ -144,7 +200,7 @@ struct ListenCommand: AsyncParsableCommand {
             events = ws.events
             close = { ws.close() }
             metrics = { ws.metrics }
-        } else if chosenTransport == "poll" {
+        } else if kind == "poll" {
             var configuration = LongPollTransportConfiguration()
             configuration.headers = extraHeaders
             configuration.reconnect = policy
@@ -157,7 +213,7 @@ struct ListenCommand: AsyncParsableCommand {
             events = poll.events
             close = { poll.close() }
             metrics = { poll.metrics }
-        } else if chosenTransport == "stream" {
+        } else if kind == "stream" {
             var configuration = HTTPStreamTransportConfiguration()
             configuration.headers = extraHeaders
             configuration.reconnect = policy
@@ -189,32 +245,7 @@ struct ListenCommand: AsyncParsableCommand {
             close = { sse.close() }
             metrics = { sse.metrics }
         }
-        if let accumulate {
-            let ok = await AccumulatingListener(format: format, dialects: AccumulatedOutput.dialects(accumulate)!).run(events, close: close)
-            if !ok { throw ExitCode(1) }
-            return
-        }
-        var received = 0
-        var fatal = false
-        for await event in events {
-            // Events already buffered when --max-events closed the transport are not printed.
-            if let maxEvents, received >= maxEvents, event.isData { continue }
-            if let line = line(for: event) {
-                print(line)
-                fflush(nil)
-            }
-            switch event {
-            case .event, .message:
-                received += 1
-                if let maxEvents, received >= maxEvents { close() }
-            case .error(let error) where !error.recoverable:
-                fatal = true
-            default:
-                break
-            }
-        }
-        if format == "json" { print(Self.json(metrics())) }
-        if fatal { throw ExitCode(1) }
+        return Opened(events: events, close: close, metrics: metrics)
     }
 
     /// The transport's metrics as the last JSON line.

@@ -50,6 +50,9 @@ import Testing
             #expect(ws.stdout == "{\"tick\":1}\n{\"tick\":2}\n{\"tick\":3}\n")
             let ndjson = try await run(Self.binary, ["listen", "--transport", "stream", "--no-reconnect", "\(server.base)/ndjson?count=2&interval_ms=0"])
             #expect(ndjson.stdout == "{\"seq\":1}\n{\"seq\":2}\n")
+            // Without --transport, an answer that is not an event stream is read as records.
+            let guessed = try await run(Self.binary, ["listen", "--no-reconnect", "\(server.base)/ndjson?count=2&interval_ms=0"])
+            #expect(guessed.stdout == "{\"seq\":1}\n{\"seq\":2}\n")
             for n in 1...3 { _ = try await curl(["-X", "POST", "--data-binary", "posted \(n)", "\(server.base)/channels/cli"]) }
             let polled = try await run(Self.binary, ["listen", "--transport", "poll", "--max-events", "3", "\(server.base)/channels/cli/poll"])
             #expect(polled.stdout == "posted 1\nposted 2\nposted 3\n")
