@@ -21,8 +21,8 @@ final class HTTP2ClientSession {
     /// Inside nghttp2: freeing the session now would pull it from under the library.
     private var inSession = 0
     private var closeLater = false
-    /// Told when the session has ended (the pool forgets it) or has no stream left (a private one closes).
-    var onIdle: ((HTTP2ClientSession) -> Void)?
+    /// Told when the session has ended, so a pool forgets it. A pooled session with no stream left stays
+    /// open for the next one (the server's idle timeout ends it); a private one is closed by its stream.
     var onEnd: ((HTTP2ClientSession) -> Void)?
 
     enum State { case idle, connecting, open, closed }
@@ -65,7 +65,6 @@ final class HTTP2ClientSession {
             nghttp2_submit_rst_stream(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), stream.id, NGHTTP2_CANCEL.rawValue)
             if inSession == 0 { pump() }
         }
-        if streamCount == 0 { onIdle?(self) }
     }
 
     /// Credits `count` received bytes of `stream` back to the server (its window reopens).
@@ -308,7 +307,6 @@ final class HTTP2ClientSession {
         } else {
             stream.failed("stream reset by the server (HTTP/2 error \(code))")
         }
-        if streamCount == 0 { onIdle?(self) }
         return 0
     }
 }
