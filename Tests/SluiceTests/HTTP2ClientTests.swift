@@ -23,7 +23,8 @@ import Testing
             held.pause()
             held.connect()
             quick.forEach { $0.connect() }
-            #expect(await eventually { server.server.connectionCount == 1 && pool.connectionCount == 1 })
+            // (#require: without the connection, the reads below would wait forever.)
+            try #require(await eventually(timeout: .seconds(20)) { server.server.connectionCount == 1 && pool.connectionCount == 1 })
             for transport in quick {
                 var ids: [String] = []
                 for await event in transport.events { if case .event(let e) = event { ids.append(e.lastEventID) } }

@@ -83,14 +83,14 @@ import Testing
         sse.reconnect = ReconnectPolicy(reconnectDelay: .seconds(30), maxReconnectDelay: .seconds(30), seed: 1)
         let refused = try manager.createTransport(.sse(url: "http://127.0.0.1:\(port)/sse", sse))
         refused.connect()
-        #expect(await eventually { refused.metrics.state == .reconnecting })
+        try #require(await eventually(timeout: .seconds(20)) { refused.metrics.state == .reconnecting })
+        let seen = Locked<[TransportManagerEvent]>([])
+        let collector = Task { for await event in manager.events { seen.withLock { $0.append(event) } } }
+        defer { collector.cancel() }
         manager.checkHealth(now: .now + .seconds(5))
-        var events = manager.events.makeAsyncIterator()
-        var unhealthy = false
-        while let event = await events.next() {
-            if case .unhealthy(let id, let reason) = event, id == refused.id, reason.hasPrefix("reconnecting") { unhealthy = true; break }
-        }
-        #expect(unhealthy)
+        #expect(await eventually {
+            seen.withLock { $0.contains { if case .unhealthy(let id, let reason) = $0 { id == refused.id && reason.hasPrefix("reconnecting") } else { false } } }
+        })
         manager.closeAll()
     }
 }
