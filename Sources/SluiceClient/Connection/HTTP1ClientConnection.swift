@@ -62,9 +62,7 @@ final class HTTP1ClientConnection: ClientStreamConnection {
             Unmanaged<HTTP1ClientConnection>.fromOpaque(ctx!).takeUnretainedValue().event(events)
         }, me)
         bufferevent_enable(bev, Int16(EV_READ | EV_WRITE))
-        if bufferevent_socket_connect_hostname(bev, loop.dnsBase, AF_UNSPEC, endpoint.host, Int32(endpoint.port)) != 0 {
-            fail("cannot connect to \(endpoint.authority)")
-        }
+        if let failure = SocketConnect.start(bev, endpoint: endpoint, loop: loop) { fail(failure) }
     }
 
     /// Writes bytes of an upgraded protocol (WebSocket frames). Loop thread.

@@ -120,9 +120,7 @@ final class HTTP2ClientSession {
             Unmanaged<HTTP2ClientSession>.fromOpaque(ctx!).takeUnretainedValue().event(events)
         }, me)
         bufferevent_enable(bev, Int16(EV_READ | EV_WRITE))
-        if bufferevent_socket_connect_hostname(bev, loop.dnsBase, AF_UNSPEC, endpoint.host, Int32(endpoint.port)) != 0 {
-            close(reason: "cannot connect to \(endpoint.authority)")
-        }
+        if let failure = SocketConnect.start(bev, endpoint: endpoint, loop: loop) { close(reason: failure) }
     }
 
     private func event(_ events: Int16) {
