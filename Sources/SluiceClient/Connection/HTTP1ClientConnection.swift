@@ -58,7 +58,12 @@ final class HTTP1ClientConnection: ClientStreamConnection {
         let me = Unmanaged.passUnretained(self).toOpaque()
         bufferevent_setcb(bev, { _, ctx in
             Unmanaged<HTTP1ClientConnection>.fromOpaque(ctx!).takeUnretainedValue().readable()
-        }, nil, { _, events, ctx in
+        }, { _, ctx in
+            // libevent 2.1 reports a plain connect that completed at once as a write trigger, not as
+            // BEV_EVENT_CONNECTED (bufferevent_socket_connect's "succeeded already" path).
+            let connection = Unmanaged<HTTP1ClientConnection>.fromOpaque(ctx!).takeUnretainedValue()
+            if !connection.endpoint.secure { connection.connected() }
+        }, { _, events, ctx in
             Unmanaged<HTTP1ClientConnection>.fromOpaque(ctx!).takeUnretainedValue().event(events)
         }, me)
         bufferevent_enable(bev, Int16(EV_READ | EV_WRITE))
@@ -91,12 +96,7 @@ final class HTTP1ClientConnection: ClientStreamConnection {
     }
 
     private func event(_ events: Int16) {
-        if events & Int16(BEV_EVENT_CONNECTED) != 0 {
-            guard let bev else { return }
-            onEvent?(.connected)
-            request.withUnsafeBytes { _ = bufferevent_write(bev, $0.baseAddress, $0.count) }
-            return
-        }
+        if events & Int16(BEV_EVENT_CONNECTED) != 0 { return connected() }
         if events & Int16(BEV_EVENT_EOF) != 0 {
             readable()  // whatever arrived with the close
             if upgraded {
@@ -129,6 +129,16 @@ final class HTTP1ClientConnection: ClientStreamConnection {
             fail(reason)
         }
     }
+
+    /// The connection is up: report it and send the request, once.
+    private func connected() {
+        guard let bev, !didConnect, !finished else { return }
+        didConnect = true
+        onEvent?(.connected)
+        request.withUnsafeBytes { _ = bufferevent_write(bev, $0.baseAddress, $0.count) }
+    }
+
+    private var didConnect = false
 
     private func readable() {
         guard let bev, !finished else { return }
