@@ -110,9 +110,11 @@ import Testing
             configuration.pongTimeout = .seconds(5)  // generous: a loaded machine must not fail this
             let ws = try WebSocketTransport(url: "ws://127.0.0.1:\(server.port)/ws/echo", configuration: configuration, loop: loop)
             ws.connect()
-            try await Task.sleep(for: .milliseconds(600))  // many ping rounds
+            // Connected first (a loaded machine may take seconds), then many ping rounds.
+            var events = await Self.collect(ws) { $0.contains(.connected) }
+            try await Task.sleep(for: .milliseconds(600))
             try await ws.send(text: "still here")
-            var events = await Self.collect(ws) { !Self.messages($0).isEmpty }
+            events += await Self.collect(ws) { !Self.messages($0).isEmpty }
             ws.close()
             events += await Self.collect(ws) { $0.last == .closed }
             #expect(Self.messages(events) == [.text("still here")])
