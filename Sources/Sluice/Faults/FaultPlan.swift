@@ -51,7 +51,7 @@ struct FaultPlan: Sendable {
 
     /// The plan of a request; nil when it asks for no fault.
     static func parse(_ request: Request) throws -> FaultPlan? {
-        let read = Reader(request)
+        let read = RequestKnobs(request, headerPrefixes: ["X-Sluice-Fault-"], what: "fault")
         guard names.contains(where: { $0 != "seed" && read.text($0) != nil }) else { return nil }
         var plan = FaultPlan()
         // Without `seed`, the request and its number seed the faults: a retried request meets new
@@ -110,38 +110,6 @@ struct FaultPlan: Sendable {
         var headers: HTTPFields = [.contentType: "application/json"]
         if let retryAfter, status == 429 || status == 503 { headers[.retryAfter] = String(retryAfter) }
         return Response(status: HTTPResponse.Status(code: status), headers: headers, body: Array("{\"error\":\"injected status \(status)\"}\n".utf8))
-    }
-
-    private struct Reader {
-        let query: [String: String]
-        let headers: HTTPFields
-
-        init(_ request: Request) {
-            query = request.query
-            headers = request.head.headerFields
-        }
-
-        func text(_ name: String) -> String? {
-            if let value = query[name] { return value }
-            let dashed = name.split(separator: "_").map { $0.prefix(1).uppercased() + $0.dropFirst() }.joined(separator: "-")
-            return HTTPField.Name("X-Sluice-Fault-" + dashed).flatMap { headers[$0] }
-        }
-
-        func int(_ name: String, _ range: ClosedRange<Int>) throws -> Int? {
-            guard let text = text(name), !text.isEmpty else { return nil }
-            guard let n = Int(text), range.contains(n) else {
-                throw HTTPError(.badRequest, "fault '\(name)' must be an integer in \(range.lowerBound)...\(range.upperBound), got '\(text)'")
-            }
-            return n
-        }
-
-        func probability(_ name: String) throws -> Double? {
-            guard let text = text(name), !text.isEmpty else { return nil }
-            guard let p = Double(text), (0...1).contains(p) else {
-                throw HTTPError(.badRequest, "fault '\(name)' must be a probability in 0...1, got '\(text)'")
-            }
-            return p
-        }
     }
 }
 

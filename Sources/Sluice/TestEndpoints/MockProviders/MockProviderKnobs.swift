@@ -29,7 +29,7 @@ struct MockProviderKnobs {
     var corruptAt: Int?
 
     init(_ request: Request) throws {
-        let read = Reader(request)
+        let read = RequestKnobs(request, headerPrefixes: ["X-Sluice-Fault-", "X-Sluice-"], what: "knob")
         seed = UInt64(try read.int("seed", 0...Int(Int32.max)) ?? 1)
         words = try read.int("words", 0...100_000) ?? words
         timeToFirstTokenMs = try read.int("ttft_ms", 0...600_000) ?? 0
@@ -51,32 +51,5 @@ struct MockProviderKnobs {
     /// Milliseconds between frames at the requested pace.
     var frameIntervalMs: Double {
         tokensPerSecond > 0 ? Double(wordsPerFrame) * 1000 / Double(tokensPerSecond) : 0
-    }
-
-    private struct Reader {
-        let query: [String: String]
-        let headers: HTTPFields
-
-        init(_ request: Request) {
-            query = request.query
-            headers = request.head.headerFields
-        }
-
-        func text(_ name: String) -> String? {
-            if let value = query[name] { return value }
-            let dashed = name.split(separator: "_").map { $0.prefix(1).uppercased() + $0.dropFirst() }.joined(separator: "-")
-            for prefix in ["X-Sluice-Fault-", "X-Sluice-"] {
-                if let field = HTTPField.Name(prefix + dashed), let value = headers[field] { return value }
-            }
-            return nil
-        }
-
-        func int(_ name: String, _ range: ClosedRange<Int>) throws -> Int? {
-            guard let text = text(name), !text.isEmpty else { return nil }
-            guard let n = Int(text), range.contains(n) else {
-                throw HTTPError(.badRequest, "'\(name)' must be an integer in \(range.lowerBound)...\(range.upperBound), got '\(text)'")
-            }
-            return n
-        }
     }
 }
