@@ -69,7 +69,7 @@ let package = Package(
         .executableTarget(
             name: "sluice",
             dependencies: [
-                "Sluice", "SluiceClient", "SluiceCore", "SluiceAI",
+                "Sluice", "SluiceClient", "SluiceCore", "SluiceAI", "CLibevent",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -54,12 +54,18 @@ struct ServeCommand: AsyncParsableCommand {
         discussion: #"{"text": "…", "thinking": "…", "tool_calls": [{"name": "f", "arguments": {…}}]}; default: generated from the request's seed."#))
     var aiScript: String?
 
+    @Option(help: ArgumentHelp(
+        "Publish this many 100-byte events a second to channel 'ticks' (benchmarks).",
+        discussion: "Each event's data starts with its publish time in µs since the epoch; see `sluice load fanout`."))
+    var tickerRate: Int?
+
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be in 0...65535") }
         if let loops, loops < 1 { throw ValidationError("--loops must be at least 1") }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown --log-level \(logLevel)") }
         guard shutdownGrace >= 0 else { throw ValidationError("--shutdown-grace must not be negative") }
         if (tlsCert == nil) != (tlsKey == nil) { throw ValidationError("--tls-cert and --tls-key go together") }
+        if let tickerRate, tickerRate < 1 { throw ValidationError("--ticker-rate must be at least 1") }
         if tlsSelfSigned && tlsCert != nil { throw ValidationError("--tls-self-signed or --tls-cert, not both") }
     }
 
@@ -73,9 +79,10 @@ struct ServeCommand: AsyncParsableCommand {
         let logger = Logger(label: "sluice")
 
         var router = Router()
+        let channels = ChannelRegistry()
         router.addTestEndpoints(aiScript: try aiScript.map { path in
             do { return try AIScript(contentsOf: path) } catch { throw ValidationError("--ai-script \(path): \(error)") }
-        })
+        }, channels: channels)
         if !router.staticFiles(from: publicDirectory) {
             logger.notice("no folder '\(publicDirectory)': static files are off")
         }
@@ -100,6 +107,9 @@ struct ServeCommand: AsyncParsableCommand {
             services: [.init(service: server)],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
+        let ticker = tickerRate.flatMap { rate in channels.channel("ticks").map { Ticker(channel: $0, rate: rate) } }
+        let tickerTask = ticker.map { ticker in Task { await ticker.run() } }
+        defer { tickerTask?.cancel() }
         try await group.run()
     }
 }

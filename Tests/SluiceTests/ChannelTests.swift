@@ -30,6 +30,27 @@ import Testing
         #expect(Self.registry().channel("bad name") == nil)
     }
 
+    @Test func fromNowSkipsTheRingAndBatchesTakeWhatWaits() async throws {
+        let channel = try #require(Self.registry().channel("c"))
+        for n in 1...3 { try channel.publish(data: "old \(n)") }
+        let (live, replay) = channel.subscribe(after: nil, fromNow: true)
+        #expect(replay.events.isEmpty && !replay.gap && replay.oldest == 1)
+        for n in 4...8 { try channel.publish(data: "new \(n)") }
+        // One batch takes what is waiting, up to its limit; the rest is the next batch.
+        #expect(try await live.nextBatch(max: 3)?.map(\.id) == [4, 5, 6])
+        #expect(try await live.nextBatch(max: 10)?.map(\.id) == [7, 8])
+        let (all, _) = channel.subscribe(after: nil)
+        #expect(try await all.nextBatch(max: 100)?.map(\.id) == Array(1...8))
+        // The wire forms are made once at publish; an event type with a line break cannot be one.
+        let event = try channel.publish(data: "a\nb", event: "kind")
+        #expect(String(decoding: event.sseFrame, as: UTF8.self) == "event: kind\nid: 9\ndata: a\ndata: b\n\n")
+        #expect(event.jsonLine == #"{"data":"a\nb","event":"kind","id":"9"}"#)
+        #expect(throws: Channel.PublishError.invalidEventType) { try channel.publish(data: "x", event: "two\nlines") }
+        #expect(channel.metrics.lastID == 9)  // the refused event took no id
+        live.cancel()
+        all.cancel()
+    }
+
     @Test func subscriptionReplaysThenFollowsLive() async throws {
         let channel = try #require(Self.registry().channel("c"))
         try channel.publish(data: "1")

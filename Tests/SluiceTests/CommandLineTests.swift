@@ -30,6 +30,36 @@ import Testing
         #expect(status == 0)
     }
 
+    @Test func loadMeasuresATickerFanOutAndIdleTransports() async throws {
+        let process = try ChildProcess(Self.binary, ["serve", "--port", "0", "--loops", "1", "--log-level", "error", "--public", "/nonexistent",
+                                                     "--ticker-rate", "500"], stderr: .discard)
+        defer { process.stop() }
+        let firstLine = try await blocking { process.readStdoutLine() }
+        let port = try #require(Int(firstLine.split(separator: ":").last!))
+        // The ticker's events are 100-byte SSE frames whose data starts with the publish time in µs.
+        let sample = try await curl(["-sN", "--max-time", "0.3", "http://127.0.0.1:\(port)/channels/ticks/sse?from=now"])
+        let frames = String(decoding: sample.stdout, as: UTF8.self).components(separatedBy: "\n\n").dropLast().filter { $0.hasPrefix("id: ") }
+        #expect(frames.count >= 10)
+        #expect(frames.allSatisfy { $0.utf8.count + 2 == 100 })
+        let stamp = try #require(frames.first?.split(separator: "\n").last?.dropFirst("data: ".count).split(separator: " ").first)
+        #expect(abs(Double(try #require(Int(stamp))) / 1e6 - Date().timeIntervalSince1970) < 5)
+
+        let fanout = try await run(Self.binary, ["load", "fanout", "http://127.0.0.1:\(port)/channels/ticks/sse?from=now",
+                                                 "--connections", "20", "--seconds", "1", "--warmup", "0.2"])
+        #expect(fanout.status == 0)
+        let result = try JSONValue(parsing: fanout.stdout)
+        #expect(result["streaming"]?.int == 20)
+        // 500 events/s to 20 readers for a second: about 10,000 (timer ticks make it inexact).
+        #expect((7_000...13_000).contains(try #require(result["events"]?.int)))
+        #expect(try #require(result["p99us"]?.int) > 0)
+
+        let idle = try await run(Self.binary, ["load", "idle", "--connections", "20", "http://127.0.0.1:\(port)/channels/quiet/sse"])
+        #expect(idle.status == 0)
+        #expect(try JSONValue(parsing: idle.stdout)["connections"]?.int == 20)
+        let refused = try await run(Self.binary, ["load", "fanout", "https://127.0.0.1:\(port)/x"])
+        #expect(refused.status != 0)
+    }
+
     @Test func listenPrintsEventsAndFailsOnFatalErrors() async throws {
         try await withServer { server in
             // A stream longer than --max-events, so it is the limit (not the stream's end) that stops it.

@@ -38,6 +38,8 @@ public final class Channel: @unchecked Sendable {
     public enum PublishError: Error, Equatable {
         /// An explicit id must be greater than every earlier one.
         case idNotIncreasing(last: Int)
+        /// An event type must be one line (SSE cannot carry CR or LF in it).
+        case invalidEventType
     }
 
     init(name: String, configuration: ChannelConfiguration) {
@@ -50,8 +52,10 @@ public final class Channel: @unchecked Sendable {
     public func publish(data: String, event: String? = nil, id: Int? = nil) throws(PublishError) -> ChannelEvent {
         let outcome = lock.withLock { () -> Result<(ChannelEvent, [ChannelSubscription]), PublishError> in
             if let id, id <= lastID { return .failure(.idNotIncreasing(last: lastID)) }
-            lastID = id ?? lastID + 1
-            let published = ChannelEvent(id: lastID, event: event, data: data, published: .now)
+            guard let published = try? ChannelEvent(id: id ?? lastID + 1, event: event, data: data, published: .now) else {
+                return .failure(.invalidEventType)
+            }
+            lastID = published.id
             ring.append(published)
             trim()
             counters.published += 1
@@ -63,12 +67,13 @@ public final class Channel: @unchecked Sendable {
         var disconnected = 0
         var peak = 0
         for subscriber in targets {
-            switch subscriber.offer(published) {
+            let (offer, queued) = subscriber.offer(published)
+            switch offer {
             case .dropped: dropped += 1
             case .disconnected: disconnected += 1
             case .queued, .ignored: break
             }
-            peak = max(peak, subscriber.queuedCount)
+            peak = max(peak, queued)
         }
         lock.withLock {
             counters.dropped += dropped
@@ -86,12 +91,13 @@ public final class Channel: @unchecked Sendable {
         public var oldest: Int?
     }
 
-    /// Subscribes after `id` (nil: from the oldest retained): the subscription yields the replayed
-    /// events, then live ones, with nothing lost or repeated between them (both are taken under one
-    /// lock). The returned replay says whether there was a gap; its `events` is empty.
-    public func subscribe(after id: Int?, queue: Int? = nil, policy: SubscriberPolicy? = nil) -> (ChannelSubscription, Replay) {
+    /// Subscribes after `id` (nil: from the oldest retained; `fromNow`: live events only): the
+    /// subscription yields the replayed events, then live ones, with nothing lost or repeated between
+    /// them (both are taken under one lock). The returned replay says whether there was a gap; its
+    /// `events` is empty.
+    public func subscribe(after id: Int?, fromNow: Bool = false, queue: Int? = nil, policy: SubscriberPolicy? = nil) -> (ChannelSubscription, Replay) {
         lock.withLock {
-            let replay = replayLocked(after: id)
+            let replay = fromNow ? Replay(events: [], gap: false, oldest: ring.first?.id) : replayLocked(after: id)
             let subscription = ChannelSubscription(
                 backlog: replay.events, limit: queue ?? configuration.subscriberQueue, policy: policy ?? configuration.subscriberPolicy,
                 onEnd: { [weak self] ended in self?.remove(ended) })
@@ -126,7 +132,9 @@ public final class Channel: @unchecked Sendable {
         guard let id else { return Replay(events: Array(ring), gap: false, oldest: oldest) }
         // Ids increase but may skip (explicit ids): a gap is an evicted event newer than `id`.
         let gap = lastEvicted.map { $0 > id } ?? false
-        let start = ring.firstIndex { $0.id > id } ?? ring.endIndex
+        // From the newest back: a resuming reader is usually near the end.
+        var start = ring.endIndex
+        while start > ring.startIndex, ring[start - 1].id > id { start -= 1 }
         return Replay(events: Array(ring[start...]), gap: gap, oldest: oldest)
     }
 

@@ -8,8 +8,8 @@ import SluiceCore
 ///   `X-Sluice-Event` / `X-Sluice-Event-Id` headers) and answers `{"id":"N"}`;
 /// - `GET /channels/{name}` answers the channel's metrics as JSON;
 /// - `GET /channels/{name}/sse`, `/ws`, `/stream` (NDJSON) replay after `Last-Event-ID` or
-///   `?last_event_id=`, then follow live; `policy=` and `queue=` set this subscriber's slow-reader
-///   policy and queue;
+///   `?last_event_id=` (without either, from the oldest retained event; `?from=now`: live events
+///   only), then follow live; `policy=` and `queue=` set this subscriber's slow-reader policy and queue;
 /// - `GET /channels/{name}/poll?cursor=ID&timeout_ms=T&limit=N` is the long poll (``LongPollPage``;
 ///   at most `limit`, default 1,000, events a page).
 ///
@@ -36,6 +36,8 @@ enum ChannelEndpoints {
             published = try channel.publish(data: String(decoding: request.body, as: UTF8.self), event: event, id: id)
         } catch .idNotIncreasing(let last) {
             throw HTTPError(.conflict, "id must be greater than the last one (\(last))")
+        } catch .invalidEventType {
+            throw HTTPError(.badRequest, "event must be one line")
         }
         return Response(text: "{\"id\":\"\(published.id)\"}\n", contentType: "application/json")
     }
@@ -58,8 +60,13 @@ enum ChannelEndpoints {
         var head = SSEWriter.head
         mark(&head.headerFields, replay)
         try events.sink.sendHead(head)
-        while let event = try await nextOrEnd(subscription) {
-            try await events.send(SSEEvent(data: event.data, event: event.event, id: String(event.id)))
+        // Whatever queued up while the last write was out goes as one write.
+        let batchLimit = events.sink.joinsMessages ? 256 : 1
+        while let batch = try await nextBatchOrEnd(subscription, max: batchLimit) {
+            var bytes: [UInt8] = []
+            bytes.reserveCapacity(batch.reduce(0) { $0 + $1.sseFrame.count })
+            for event in batch { bytes += event.sseFrame }
+            try await events.write(encoded: bytes)
         }
     }
 
@@ -69,8 +76,11 @@ enum ChannelEndpoints {
         var head = HTTPResponse(status: .ok, headerFields: [.contentType: "application/x-ndjson", .cacheControl: "no-cache"])
         mark(&head.headerFields, replay)
         try body.writeHead(head)
-        while let event = try await nextOrEnd(subscription) {
-            try await body.write(event.jsonLine + "\n")
+        let batchLimit = body.sink.joinsMessages ? 256 : 1
+        while let batch = try await nextBatchOrEnd(subscription, max: batchLimit) {
+            var text = ""
+            for event in batch { text += event.jsonLine + "\n" }
+            try await body.write(text)
         }
     }
 
@@ -159,13 +169,19 @@ enum ChannelEndpoints {
             }
             policy = chosen
         }
-        return channel.subscribe(after: after, queue: queue, policy: policy)
+        let fromNow = request.query["from"] == "now"
+        return channel.subscribe(after: after, fromNow: fromNow && after == nil, queue: queue, policy: policy)
     }
 
     /// The next event, or nil when the subscriber was cut off for being slow (the stream then ends
     /// and the client resumes by id).
     private static func nextOrEnd(_ subscription: ChannelSubscription) async throws -> ChannelEvent? {
         do { return try await subscription.next() } catch is ChannelSubscription.Overflow { return nil }
+    }
+
+    /// The events waiting (at least one, up to `max`), or nil as for ``nextOrEnd(_:)``.
+    private static func nextBatchOrEnd(_ subscription: ChannelSubscription, max: Int) async throws -> [ChannelEvent]? {
+        do { return try await subscription.nextBatch(max: max) } catch is ChannelSubscription.Overflow { return nil }
     }
 
     private static func mark(_ fields: inout HTTPFields, _ replay: Channel.Replay) {

@@ -31,30 +31,31 @@ public final class ChannelSubscription: @unchecked Sendable {
     /// Events dropped for this subscriber so far.
     public var droppedCount: Int { lock.withLock { dropped } }
 
-    /// Called by the channel for each published event; never blocks. Returns what happened.
-    func offer(_ event: ChannelEvent) -> Offer {
-        let (waiting, result) = lock.withLock { () -> (CheckedContinuation<ChannelEvent?, Error>?, Offer) in
-            if cancelled || overflowed { return (nil, .ignored) }
+    /// Called by the channel for each published event; never blocks. Returns what happened and the
+    /// live queue's length after it.
+    func offer(_ event: ChannelEvent) -> (Offer, queued: Int) {
+        let (waiting, result) = lock.withLock { () -> (CheckedContinuation<ChannelEvent?, Error>?, (Offer, queued: Int)) in
+            if cancelled || overflowed { return (nil, (.ignored, queue.count)) }
             if let waiter, backlog.isEmpty, queue.isEmpty {
                 self.waiter = nil
-                return (waiter, .queued)
+                return (waiter, (.queued, 0))
             }
             if queue.count < limit {
                 queue.append(event)
-                return (nil, .queued)
+                return (nil, (.queued, queue.count))
             }
             switch policy {
             case .dropOldest:
                 queue.removeFirst()
                 queue.append(event)
                 dropped += 1
-                return (nil, .dropped)
+                return (nil, (.dropped, queue.count))
             case .dropNewest:
                 dropped += 1
-                return (nil, .dropped)
+                return (nil, (.dropped, queue.count))
             case .disconnect:
                 overflowed = true
-                return (nil, .disconnected)
+                return (nil, (.disconnected, queue.count))
             }
         }
         waiting?.resume(returning: event)
@@ -79,6 +80,16 @@ public final class ChannelSubscription: @unchecked Sendable {
             }
         } onCancel: {
             cancel()
+        }
+    }
+
+    /// The next event and up to `max - 1` more that are waiting already; waits as ``next()`` does.
+    public func nextBatch(max: Int) async throws -> [ChannelEvent]? {
+        guard let first = try await next() else { return nil }
+        return lock.withLock {
+            var batch = [first]
+            while batch.count < max, let event = backlog.popFirst() ?? queue.popFirst() { batch.append(event) }
+            return batch
         }
     }
 

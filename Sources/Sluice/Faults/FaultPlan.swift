@@ -52,7 +52,7 @@ struct FaultPlan: Sendable {
     /// The plan of a request; nil when it asks for no fault.
     static func parse(_ request: Request) throws -> FaultPlan? {
         let read = RequestKnobs(request, headerPrefixes: ["X-Sluice-Fault-"], what: "fault")
-        guard names.contains(where: { $0 != "seed" && read.text($0) != nil }) else { return nil }
+        guard !read.isEmpty, names.contains(where: { $0 != "seed" && read.text($0) != nil }) else { return nil }
         var plan = FaultPlan()
         // Without `seed`, the request and its number seed the faults: a retried request meets new
         // luck (else a dropped long poll would be dropped again forever), and one client's sequence of

@@ -27,6 +27,7 @@ final class FaultySink: ResponseSink, @unchecked Sendable {
     var headSent: Bool { inner.headSent || state.withLock { $0.heldHead != nil } }
     var statistics: OutboundQueue.Statistics { inner.statistics }
     var pendingBytes: Int { inner.pendingBytes + state.withLock { $0.held.count } }
+    var joinsMessages: Bool { false }
 
     func sendHead(_ head: HTTPResponse) throws {
         let hold = state.withLock { s -> Bool in

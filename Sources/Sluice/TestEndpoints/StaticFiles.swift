@@ -33,13 +33,18 @@ struct StaticFiles: Sendable {
             .contentType: Self.contentType(for: path),
             .contentLength: String(info.st_size),
         ]))
-        var buffer = [UInt8](repeating: 0, count: 64 * 1024)
         var remaining = Int(info.st_size)
         while remaining > 0 {
-            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, min($0.count, remaining)) }
-            if n <= 0 { throw HTTPError(.internalServerError, "read failed") }
-            try await body.write(Array(buffer[..<n]))
-            remaining -= n
+            // Each chunk is read straight into the array the writer keeps: no zero fill, no copy.
+            var failed = false
+            let chunk = [UInt8](unsafeUninitializedCapacity: min(64 * 1024, remaining)) { buffer, count in
+                let n = read(fd, buffer.baseAddress, buffer.count)
+                failed = n <= 0
+                count = max(n, 0)
+            }
+            if failed { throw HTTPError(.internalServerError, "read failed") }
+            try await body.write(chunk)
+            remaining -= chunk.count
         }
     }
 

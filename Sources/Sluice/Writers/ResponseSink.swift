@@ -21,8 +21,12 @@ protocol ResponseSink: AnyObject, Sendable {
     /// Counters of the outbound queue behind this response.
     var statistics: OutboundQueue.Statistics { get }
     var pendingBytes: Int { get }
+    /// Whether writers may join several messages (events, records) into one write. A fault plan counts
+    /// writes (`drop_after=N` means N events), so its sink says no.
+    var joinsMessages: Bool { get }
 }
 
 extension ResponseSink {
     func abortConnection() { abort() }
+    var joinsMessages: Bool { true }
 }

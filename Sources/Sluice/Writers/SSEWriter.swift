@@ -23,13 +23,11 @@ public final class SSEWriter: Sendable {
     init(sink: ResponseSink) { self.sink = sink }
 
     /// The head an SSE response carries.
-    static var head: HTTPResponse {
-        HTTPResponse(status: .ok, headerFields: [
-            .contentType: "text/event-stream",
-            .cacheControl: "no-cache",
-            HTTPField.Name("X-Accel-Buffering")!: "no",
-        ])
-    }
+    static let head = HTTPResponse(status: .ok, headerFields: [
+        .contentType: "text/event-stream",
+        .cacheControl: "no-cache",
+        HTTPField.Name("X-Accel-Buffering")!: "no",
+    ])
 
     /// Sends the response head now, so the client's `open` fires before the first event. Sending an
     /// event or comment does this too.
@@ -74,8 +72,13 @@ public final class SSEWriter: Sendable {
         }
     }
 
+    /// Writes bytes already in SSE form (events encoded once for many readers).
+    func write(encoded bytes: [UInt8]) async throws {
+        try await write(bytes)
+    }
+
     private func write(_ bytes: [UInt8]) async throws {
-        try open()
+        if !sink.headSent { try open() }
         lastWrite.withLock { $0 = .now }
         try await sink.write(bytes)
     }

@@ -66,6 +66,10 @@ public enum SSEEncoder {
 
     /// Splits at CRLF, CR or LF, as the parser will.
     private static func forEachLine(_ text: String, _ body: (Substring.UTF8View) -> Void) {
+        var text = text
+        // The usual one-line value: one scan of contiguous bytes and no index arithmetic on the view.
+        let hasBreak = text.withUTF8 { bytes in bytes.contains { $0 == .lf || $0 == .cr } }
+        if !hasBreak { return body(Substring(text).utf8) }
         let utf8 = Substring(text).utf8
         var start = utf8.startIndex
         var i = start

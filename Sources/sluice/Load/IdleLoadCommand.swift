@@ -3,9 +3,9 @@ import Foundation
 import SluiceClient
 import SluiceCore
 
-struct LoadCommand: AsyncParsableCommand {
+struct IdleLoadCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "load",
+        commandName: "idle",
         abstract: "Hold many idle client transports open and report the memory each costs (for scripts/bench).",
         discussion: """
             Opens --connections transports of the client library to URL (an endless, quiet stream such as a
@@ -21,6 +21,12 @@ struct LoadCommand: AsyncParsableCommand {
 
     @Option(help: "Seconds to wait for all to connect.")
     var timeout = 60
+
+    @Option(help: "Seconds to keep them open after reporting (so a script can read the server's memory).")
+    var hold = 0.0
+
+    @Flag(help: "SSE over HTTP/2 (prior knowledge on http://), one connection per transport.")
+    var http2 = false
 
     func run() async throws {
         let loop = EventLoop(index: 0)
@@ -40,7 +46,9 @@ struct LoadCommand: AsyncParsableCommand {
                 closers.append { ws.close() }
                 sequences.append(ws.events)
             } else {
-                let sse = try SSETransport(url: url, loop: loop)
+                var configuration = SSETransportConfiguration()
+                if http2 { configuration.httpVersion = .http2 }
+                let sse = try SSETransport(url: url, configuration: configuration, loop: loop)
                 sse.on(.connected) { _ in connected.withLock { $0 += 1 } }
                 sse.connect()
                 closers.append { sse.close() }
@@ -56,6 +64,7 @@ struct LoadCommand: AsyncParsableCommand {
         let open = connected.withLock { $0 }
         print("{\"connections\":\(open),\"rss_before\":\(before),\"rss_after\":\(after),\"bytes_per_transport\":\((after - before) / max(1, open))}")
         fflush(nil)
+        if hold > 0 { try await Task.sleep(for: .seconds(hold)) }
         closers.forEach { $0() }
         for sequence in sequences { for await _ in sequence {} }
         if open < connections { throw ExitCode(1) }

@@ -1,0 +1,85 @@
+import CLibevent
+import SluiceCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One raw HTTP/1.1 SSE subscription for the fan-out load: a bufferevent, the response parser (for
+/// chunked framing) and a stamp scanner; no buffering, no reconnection. Loop thread only.
+final class FanoutReader {
+    enum State { case connecting, streaming, failed(String), ended }
+
+    private(set) var state = State.connecting
+    private var bev: OpaquePointer?
+    private let parser = HTTP1ResponseParser()
+    private var scanner = SSEStampScanner()
+    private let onStamp: (Int) -> Void
+    private let onState: (FanoutReader) -> Void
+    private var scratch = [UInt8](repeating: 0, count: 64 * 1024)
+
+    init(onStamp: @escaping (Int) -> Void, onState: @escaping (FanoutReader) -> Void) {
+        self.onStamp = onStamp
+        self.onState = onState
+    }
+
+    /// Connects to `address` and sends `request` (queued until the connection is up).
+    func start(base: OpaquePointer, address: UnsafePointer<sockaddr>, length: Int32, request: [UInt8]) {
+        guard let bev = bufferevent_socket_new(base, -1, Int32(BEV_OPT_CLOSE_ON_FREE.rawValue)) else {
+            return change(.failed("bufferevent_socket_new failed"))
+        }
+        self.bev = bev
+        let me = Unmanaged.passUnretained(self).toOpaque()
+        bufferevent_setcb(bev, { _, ctx in
+            Unmanaged<FanoutReader>.fromOpaque(ctx!).takeUnretainedValue().readable()
+        }, nil, { _, events, ctx in
+            Unmanaged<FanoutReader>.fromOpaque(ctx!).takeUnretainedValue().event(events)
+        }, me)
+        bufferevent_enable(bev, Int16(EV_READ | EV_WRITE))
+        request.withUnsafeBytes { _ = bufferevent_write(bev, $0.baseAddress, $0.count) }
+        if bufferevent_socket_connect(bev, address, length) != 0 { change(.failed("connect failed")) }
+    }
+
+    func close() {
+        if let bev { bufferevent_free(bev) }
+        bev = nil
+    }
+
+    deinit { close() }
+
+    private func readable() {
+        guard let bev else { return }
+        let input = bufferevent_get_input(bev)
+        while evbuffer_get_length(input) > 0 {
+            let n = scratch.withUnsafeMutableBytes { Int(evbuffer_remove(input, $0.baseAddress, $0.count)) }
+            guard n > 0 else { break }
+            do {
+                for event in try parser.feed(scratch[..<n]) {
+                    switch event {
+                    case .head(let status, _):
+                        if status == 200 { change(.streaming) } else { change(.failed("status \(status)")) }
+                    case .body(let bytes):
+                        bytes.withUnsafeBytes { scanner.scan($0, event: onStamp) }
+                    case .end, .upgraded:
+                        change(.ended)
+                    }
+                }
+            } catch {
+                return change(.failed("malformed response: \(error)"))
+            }
+        }
+    }
+
+    private func event(_ events: Int16) {
+        if events & Int16(BEV_EVENT_EOF) != 0 { return change(.ended) }
+        if events & Int16(BEV_EVENT_ERROR) != 0 { change(.failed("connection error \(errno)")) }
+    }
+
+    private func change(_ new: State) {
+        switch state {
+        case .failed, .ended: return
+        default: break
+        }
+        state = new
+        onState(self)
+    }
+}
