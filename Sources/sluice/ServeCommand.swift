@@ -55,7 +55,7 @@ struct ServeCommand: AsyncParsableCommand {
     var aiScript: String?
 
     @Option(help: ArgumentHelp(
-        "Publish this many 100-byte events a second to channel 'ticks' (benchmarks).",
+        "Publish this many 100-byte events a second to channel 'ticks' (benchmarks; 0: none).",
         discussion: "Each event's data starts with its publish time in µs since the epoch; see `sluice load fanout`."))
     var tickerRate: Int?
 
@@ -65,7 +65,7 @@ struct ServeCommand: AsyncParsableCommand {
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown --log-level \(logLevel)") }
         guard shutdownGrace >= 0 else { throw ValidationError("--shutdown-grace must not be negative") }
         if (tlsCert == nil) != (tlsKey == nil) { throw ValidationError("--tls-cert and --tls-key go together") }
-        if let tickerRate, tickerRate < 1 { throw ValidationError("--ticker-rate must be at least 1") }
+        if let tickerRate, tickerRate < 0 { throw ValidationError("--ticker-rate must not be negative") }
         if tlsSelfSigned && tlsCert != nil { throw ValidationError("--tls-self-signed or --tls-cert, not both") }
     }
 
@@ -107,7 +107,7 @@ struct ServeCommand: AsyncParsableCommand {
             services: [.init(service: server)],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
-        let ticker = tickerRate.flatMap { rate in channels.channel("ticks").map { Ticker(channel: $0, rate: rate) } }
+        let ticker = tickerRate.flatMap { rate in rate == 0 ? nil : channels.channel("ticks").map { Ticker(channel: $0, rate: rate) } }
         let tickerTask = ticker.map { ticker in Task { await ticker.run() } }
         defer { tickerTask?.cancel() }
         try await group.run()

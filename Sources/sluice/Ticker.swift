@@ -19,12 +19,17 @@ struct Ticker: Sendable {
         while !Task.isCancelled {
             next += .milliseconds(10)
             try? await Task.sleep(until: next, clock: clock)
+            // One batch a tick: each subscriber is woken once for all of it, as the peers write once.
+            var batch: [(data: String, event: String?)] = []
+            var id = channel.metrics.lastID
             for _ in 0..<perTick {
+                id += 1
                 // The SSE frame "id: N\ndata: T xxx…\n\n" is 100 bytes, as the peers send.
                 let stamp = "\(Self.epochMicros()) "
-                let frameSoFar = "id: \(channel.metrics.lastID + 1)\ndata: ".utf8.count + stamp.utf8.count
-                _ = try? channel.publish(data: stamp + padding.prefix(max(0, 98 - frameSoFar)))
+                let frameSoFar = "id: \(id)\ndata: ".utf8.count + stamp.utf8.count
+                batch.append((stamp + padding.prefix(max(0, 98 - frameSoFar)), nil))
             }
+            _ = try? channel.publish(contentsOf: batch)
         }
     }
 

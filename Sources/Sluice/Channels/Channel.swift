@@ -50,37 +50,59 @@ public final class Channel: @unchecked Sendable {
     /// Publishes one event to every subscriber and the replay ring; returns it with its id.
     @discardableResult
     public func publish(data: String, event: String? = nil, id: Int? = nil) throws(PublishError) -> ChannelEvent {
-        let outcome = lock.withLock { () -> Result<(ChannelEvent, [ChannelSubscription]), PublishError> in
-            if let id, id <= lastID { return .failure(.idNotIncreasing(last: lastID)) }
-            guard let published = try? ChannelEvent(id: id ?? lastID + 1, event: event, data: data, published: .now) else {
-                return .failure(.invalidEventType)
+        try publish(contentsOf: [(data, event)], firstID: id)[0]
+    }
+
+    /// Publishes several events at once, in order, with the next ids: each subscriber is offered the
+    /// whole batch under one lock and woken once, which is what a producer with bursts (a ticker, a
+    /// batch from upstream) should use. An invalid event type refuses the whole batch.
+    ///
+    /// ```swift
+    /// try channel.publish(contentsOf: [("a", nil), ("b", "update")])
+    /// ```
+    @discardableResult
+    public func publish(contentsOf items: [(data: String, event: String?)]) throws(PublishError) -> [ChannelEvent] {
+        try publish(contentsOf: items, firstID: nil)
+    }
+
+    private func publish(contentsOf items: [(data: String, event: String?)], firstID: Int?) throws(PublishError) -> [ChannelEvent] {
+        guard !items.isEmpty else { return [] }
+        let outcome = lock.withLock { () -> Result<([ChannelEvent], [ChannelSubscription]), PublishError> in
+            if let firstID, firstID <= lastID { return .failure(.idNotIncreasing(last: lastID)) }
+            var id = firstID ?? lastID + 1
+            var events: [ChannelEvent] = []
+            events.reserveCapacity(items.count)
+            let now = ContinuousClock.now
+            for item in items {
+                guard let made = try? ChannelEvent(id: id, event: item.event, data: item.data, published: now) else {
+                    return .failure(.invalidEventType)
+                }
+                events.append(made)
+                id += 1
             }
-            lastID = published.id
-            ring.append(published)
+            lastID = events[events.count - 1].id
+            ring.append(contentsOf: events)
             trim()
-            counters.published += 1
-            return .success((published, Array(subscribers.values)))
+            counters.published += events.count
+            return .success((events, Array(subscribers.values)))
         }
-        let (published, targets) = try outcome.get()
+        let (events, targets) = try outcome.get()
         // Offers outside the channel's lock: a subscriber's lock is never taken inside it.
         var dropped = 0
         var disconnected = 0
         var peak = 0
         for subscriber in targets {
-            let (offer, queued) = subscriber.offer(published)
-            switch offer {
-            case .dropped: dropped += 1
-            case .disconnected: disconnected += 1
-            case .queued, .ignored: break
-            }
-            peak = max(peak, queued)
+            let result = subscriber.offer(events)
+            dropped += result.dropped
+            if result.disconnected { disconnected += 1 }
+            peak = max(peak, result.queued)
         }
         lock.withLock {
             counters.dropped += dropped
             counters.disconnected += disconnected
             counters.peakQueued = max(counters.peakQueued, peak)
         }
-        return published
+        return events
     }
 
     /// What a reader resuming after `id` gets from the ring.

@@ -31,38 +31,42 @@ public final class ChannelSubscription: @unchecked Sendable {
     /// Events dropped for this subscriber so far.
     public var droppedCount: Int { lock.withLock { dropped } }
 
-    /// Called by the channel for each published event; never blocks. Returns what happened and the
-    /// live queue's length after it.
-    func offer(_ event: ChannelEvent) -> (Offer, queued: Int) {
-        let (waiting, result) = lock.withLock { () -> (CheckedContinuation<ChannelEvent?, Error>?, (Offer, queued: Int)) in
-            if cancelled || overflowed { return (nil, (.ignored, queue.count)) }
-            if let waiter, backlog.isEmpty, queue.isEmpty {
+    /// Called by the channel with each published batch; never blocks. Returns how many of the events
+    /// were dropped, whether this offer cut the subscriber off, and its live queue's length after.
+    func offer(_ events: [ChannelEvent]) -> (dropped: Int, disconnected: Bool, queued: Int) {
+        let (waiting, first, result) = lock.withLock {
+            () -> (CheckedContinuation<ChannelEvent?, Error>?, ChannelEvent?, (dropped: Int, disconnected: Bool, queued: Int)) in
+            if cancelled || overflowed { return (nil, nil, (0, false, queue.count)) }
+            var rest = events[...]
+            var handed: (CheckedContinuation<ChannelEvent?, Error>, ChannelEvent)?
+            if let waiter, backlog.isEmpty, queue.isEmpty, let head = rest.popFirst() {
                 self.waiter = nil
-                return (waiter, (.queued, 0))
+                handed = (waiter, head)
             }
-            if queue.count < limit {
-                queue.append(event)
-                return (nil, (.queued, queue.count))
+            var droppedNow = 0
+            for event in rest {
+                if queue.count < limit {
+                    queue.append(event)
+                    continue
+                }
+                switch policy {
+                case .dropOldest:
+                    queue.removeFirst()
+                    queue.append(event)
+                    droppedNow += 1
+                case .dropNewest:
+                    droppedNow += 1
+                case .disconnect:
+                    overflowed = true
+                }
+                if overflowed { break }
             }
-            switch policy {
-            case .dropOldest:
-                queue.removeFirst()
-                queue.append(event)
-                dropped += 1
-                return (nil, (.dropped, queue.count))
-            case .dropNewest:
-                dropped += 1
-                return (nil, (.dropped, queue.count))
-            case .disconnect:
-                overflowed = true
-                return (nil, (.disconnected, queue.count))
-            }
+            dropped += droppedNow
+            return (handed?.0, handed?.1, (droppedNow, overflowed, queue.count))
         }
-        waiting?.resume(returning: event)
+        if let waiting, let first { waiting.resume(returning: first) }
         return result
     }
-
-    enum Offer { case queued, dropped, disconnected, ignored }
 
     /// The next event, waiting for one; throws ``Overflow`` once the subscriber was cut off, and
     /// `CancellationError` when the reading task is cancelled.

@@ -27,6 +27,10 @@ final class HTTP2ResponseSink: ResponseSink, @unchecked Sendable {
         self.service = service
     }
 
+    /// Fields forbidden in HTTP/2 (RFC 9113 §8.2.2); made once, not per response.
+    private static let connectionSpecific: [HTTPField.Name] = ["Connection", "Keep-Alive", "Transfer-Encoding", "Upgrade", "Proxy-Connection"]
+        .map { HTTPField.Name($0)! }
+
     var headSent: Bool { lock.withLock { sent } }
     var statistics: OutboundQueue.Statistics { queue.statistics }
     var pendingBytes: Int { queue.pendingBytes }
@@ -37,10 +41,7 @@ final class HTTP2ResponseSink: ResponseSink, @unchecked Sendable {
             if queue.isClosed { throw OutboundClosedError(reason: "stream closed") }
             var head = head
             decorate(&head.headerFields)
-            // Connection-specific fields are forbidden in HTTP/2 (RFC 9113 §8.2.2).
-            for name in ["Connection", "Keep-Alive", "Transfer-Encoding", "Upgrade", "Proxy-Connection"] {
-                head.headerFields[HTTPField.Name(name)!] = nil
-            }
+            for name in Self.connectionSpecific where head.headerFields[name] != nil { head.headerFields[name] = nil }
             sent = true
             pendingHead = head
             bodyless = isHeadRequest || head.status.code == 204 || head.status.code == 304
