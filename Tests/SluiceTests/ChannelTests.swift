@@ -51,6 +51,37 @@ import Testing
         all.cancel()
     }
 
+    @Test(arguments: SubscriberPolicy.allCases)
+    func aBatchIsOfferedWholeUnderEachPolicy(_ policy: SubscriberPolicy) async throws {
+        let channel = try #require(Self.registry(queue: 2, policy: policy).channel("c"))
+        let (subscription, _) = channel.subscribe(after: nil)
+        // A waiting reader is handed the first event of a batch; the rest queue behind it.
+        async let first = subscription.next()
+        while channel.metrics.subscribers == 0 { await Task.yield() }
+        try await Task.sleep(for: .milliseconds(20))  // let next() start waiting
+        let published = try channel.publish(contentsOf: [("a", nil), ("b", "kind"), ("c", nil)])
+        #expect(published.map(\.id) == [1, 2, 3])
+        #expect(try await first?.id == 1)
+        // Four more into a queue of two (it holds 2 and 3): the policy decides, per event.
+        try channel.publish(contentsOf: [("d", nil), ("e", nil), ("f", nil), ("g", nil)])
+        switch policy {
+        case .dropOldest:
+            #expect(try await subscription.nextBatch(max: 10)?.map(\.id) == [6, 7])
+            #expect(channel.metrics.dropped == 4)
+        case .dropNewest:
+            #expect(try await subscription.nextBatch(max: 10)?.map(\.id) == [2, 3])
+            #expect(channel.metrics.dropped == 4)
+        case .disconnect:
+            #expect(try await subscription.nextBatch(max: 10)?.map(\.id) == [2, 3])
+            await #expect(throws: ChannelSubscription.Overflow.self) { try await subscription.next() }
+            #expect(channel.metrics.disconnected == 1)
+        }
+        // One bad event type refuses the whole batch, and no id is used.
+        #expect(throws: Channel.PublishError.invalidEventType) { try channel.publish(contentsOf: [("h", nil), ("i", "x\ny")]) }
+        #expect(channel.metrics.lastID == 7)
+        subscription.cancel()
+    }
+
     @Test func subscriptionReplaysThenFollowsLive() async throws {
         let channel = try #require(Self.registry().channel("c"))
         try channel.publish(data: "1")

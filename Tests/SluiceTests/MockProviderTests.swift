@@ -189,6 +189,12 @@ import Testing
             // 100 ms to the first token plus ~25 paced frames at 5 ms: a lower bound only (no upper
             // bound in a test on a shared machine).
             #expect(elapsed >= .milliseconds(200))
+
+            // The same knobs as X-Sluice-* headers (for clients that cannot change the URL); a query wins.
+            let byHeader = try await Self.post(server.base + "/v1/messages", body, ["-H", "X-Sluice-Seed: 3", "-H", "X-Sluice-Words: 10"])
+            #expect(AIStreamAccumulator.accumulate(byHeader.stdout).text == expected.text)
+            let queryWins = try await Self.post(server.base + "/v1/messages?words=4", body, ["-H", "X-Sluice-Seed: 3", "-H", "X-Sluice-Words: 10"])
+            #expect(AIStreamAccumulator.accumulate(queryWins.stdout).text == AIScript.generated(seed: 3, words: 4, thinking: true, tool: "lookup").text)
         }
     }
 }

@@ -103,6 +103,11 @@ import Testing
             #expect(status == 22)  // curl -f: HTTP error
             let (health, _, _) = try await curl([server.base + "/health"])
             #expect(String(decoding: health, as: UTF8.self) == "{\"status\":\"ok\"}\n")  // routes win over files
+            // A file of several 64 KiB reads, not a multiple of one, arrives byte for byte over both protocols.
+            let big = (0..<200_003).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ $0 >> 9) }
+            try Data(big).write(to: URL(fileURLWithPath: root + "/public/big.bin"))
+            #expect(try await curl([server.base + "/big.bin"]).stdout == big)
+            #expect(try await curl(["--http2-prior-knowledge", server.base + "/big.bin"]).stdout == big)
         }
     }
 }

@@ -15,7 +15,8 @@ if (perTick > 0) setInterval(() => {
     const head = `id: ${id}\ndata: ${micros} `;
     text += head + 'x'.repeat(Math.max(0, 98 - head.length)) + '\n\n';
   }
-  for (const res of subscribers) res.write(text);
+  // A reader more than 1 MiB behind misses ticks rather than growing its buffer without bound.
+  for (const res of subscribers) if (res.writableLength < 1 << 20) res.write(text);
 }, 10);
 const server = http.createServer((req, res) => {
   if (req.url.split('?')[0] !== '/channels/ticks/sse') { res.writeHead(404); res.end(); return; }

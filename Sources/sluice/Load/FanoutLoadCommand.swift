@@ -1,6 +1,7 @@
 import ArgumentParser
 import CLibevent
 import Foundation
+import SluiceClient
 import SluiceCore
 
 struct FanoutLoadCommand: AsyncParsableCommand {
@@ -35,12 +36,11 @@ struct FanoutLoadCommand: AsyncParsableCommand {
     var timeout = 20.0
 
     func run() async throws {
-        guard let parsed = URLComponents(string: url), parsed.scheme == "http", let host = parsed.host, let port = parsed.port else {
-            throw ValidationError("need http://ADDRESS:PORT/PATH, got \(url)")
+        guard let endpoint = ClientEndpoint(url: url), !endpoint.secure,
+              let address = NumericAddress(host: endpoint.host, port: endpoint.port) else {
+            throw ValidationError("need http://ADDRESS:PORT/PATH with a numeric address, got \(url)")
         }
-        let target = (parsed.percentEncodedPath.isEmpty ? "/" : parsed.percentEncodedPath) + (parsed.percentEncodedQuery.map { "?" + $0 } ?? "")
-        let request = Array("GET \(target) HTTP/1.1\r\nHost: \(host):\(port)\r\nAccept: text/event-stream\r\n\r\n".utf8)
-        let address = try SocketAddress(host: host, port: port)
+        let request = Array("GET \(endpoint.target) HTTP/1.1\r\nHost: \(endpoint.authority)\r\nAccept: text/event-stream\r\n\r\n".utf8)
 
         let loop = EventLoop(index: 0)
         loop.start()
@@ -90,31 +90,6 @@ struct FanoutLoadCommand: AsyncParsableCommand {
     }
 }
 
-/// A numeric IPv4 or IPv6 address and port as a sockaddr.
-struct SocketAddress: @unchecked Sendable {
-    var storage = sockaddr_storage()
-    var length: Int32
-
-    init(host: String, port: Int) throws {
-        let bare = host.hasPrefix("[") ? String(host.dropFirst().dropLast()) : host
-        var v4 = sockaddr_in()
-        var v6 = sockaddr_in6()
-        if inet_pton(AF_INET, bare, &v4.sin_addr) == 1 {
-            v4.sin_family = sa_family_t(AF_INET)
-            v4.sin_port = in_port_t(UInt16(port).bigEndian)
-            length = Int32(MemoryLayout<sockaddr_in>.size)
-            withUnsafeBytes(of: &v4) { source in withUnsafeMutableBytes(of: &storage) { $0.copyMemory(from: source) } }
-        } else if inet_pton(AF_INET6, bare, &v6.sin6_addr) == 1 {
-            v6.sin6_family = sa_family_t(AF_INET6)
-            v6.sin6_port = in_port_t(UInt16(port).bigEndian)
-            length = Int32(MemoryLayout<sockaddr_in6>.size)
-            withUnsafeBytes(of: &v6) { source in withUnsafeMutableBytes(of: &storage) { $0.copyMemory(from: source) } }
-        } else {
-            throw ValidationError("not a numeric address: \(host)")
-        }
-    }
-}
-
 /// The readers of one fan-out run and their counts; loop thread, except the two counters the command
 /// polls (read under a lock).
 final class FanoutRun: @unchecked Sendable {
@@ -123,7 +98,7 @@ final class FanoutRun: @unchecked Sendable {
     private let connections: Int
     private let pace: Int
     private let request: [UInt8]
-    private var address: SocketAddress
+    private let address: NumericAddress
     private let loop: EventLoop
     private var readers: [FanoutReader] = []
     private var pending = 0
@@ -132,7 +107,7 @@ final class FanoutRun: @unchecked Sendable {
     var measuring = false
     private let progress = Locked((streaming: 0, failure: String?.none))
 
-    init(connections: Int, pace: Int, request: [UInt8], address: SocketAddress, loop: EventLoop) {
+    init(connections: Int, pace: Int, request: [UInt8], address: NumericAddress, loop: EventLoop) {
         self.connections = connections
         self.pace = pace
         self.request = request
@@ -151,10 +126,7 @@ final class FanoutRun: @unchecked Sendable {
             let reader = FanoutReader(onStamp: { [unowned self] stamp in self.received(stamp) },
                                       onState: { [unowned self] reader in self.changed(reader) })
             readers.append(reader)
-            let length = address.length
-            withUnsafePointer(to: &address.storage) { storage in
-                storage.withMemoryRebound(to: sockaddr.self, capacity: 1) { reader.start(base: loop.base, address: $0, length: length, request: request) }
-            }
+            address.withSockaddr { reader.start(base: loop.base, address: $0, length: $1, request: request) }
         }
     }
 

@@ -15,7 +15,6 @@ final class FanoutReader {
     private var scanner = SSEStampScanner()
     private let onStamp: (Int) -> Void
     private let onState: (FanoutReader) -> Void
-    private var scratch = [UInt8](repeating: 0, count: 64 * 1024)
 
     init(onStamp: @escaping (Int) -> Void, onState: @escaping (FanoutReader) -> Void) {
         self.onStamp = onStamp
@@ -49,23 +48,23 @@ final class FanoutReader {
     private func readable() {
         guard let bev else { return }
         let input = bufferevent_get_input(bev)
-        while evbuffer_get_length(input) > 0 {
-            let n = scratch.withUnsafeMutableBytes { Int(evbuffer_remove(input, $0.baseAddress, $0.count)) }
-            guard n > 0 else { break }
-            do {
-                for event in try parser.feed(scratch[..<n]) {
-                    switch event {
-                    case .head(let status, _):
-                        if status == 200 { change(.streaming) } else { change(.failed("status \(status)")) }
-                    case .body(let bytes):
-                        bytes.withUnsafeBytes { scanner.scan($0, event: onStamp) }
-                    case .end, .upgraded:
-                        change(.ended)
-                    }
+        let length = evbuffer_get_length(input)
+        // Parsed in place (one contiguous view of what arrived), then drained: no copy per reader.
+        guard length > 0, let bytes = evbuffer_pullup(input, -1) else { return }
+        defer { evbuffer_drain(input, length) }
+        do {
+            for event in try parser.feed(UnsafeBufferPointer(start: bytes, count: length)) {
+                switch event {
+                case .head(let status, _):
+                    if status == 200 { change(.streaming) } else { change(.failed("status \(status)")) }
+                case .body(let body):
+                    body.withUnsafeBytes { scanner.scan($0, event: onStamp) }
+                case .end, .upgraded:
+                    change(.ended)
                 }
-            } catch {
-                return change(.failed("malformed response: \(error)"))
             }
+        } catch {
+            change(.failed("malformed response: \(error)"))
         }
     }
 

@@ -3,7 +3,10 @@
 /// (that is SSEParser, far slower than a benchmark reader needs to be): ids, comments and other
 /// fields are skipped, and a line is only looked at once complete.
 struct SSEStampScanner {
+    /// The unfinished line; past `maxLine` bytes it is dropped (no event), so a stream without line
+    /// breaks cannot grow it without bound.
     private var carry: [UInt8] = []
+    private let maxLine = 64 * 1024
 
     /// Calls `event` with each complete event's stamp (0 when its data does not start with digits).
     mutating func scan(_ bytes: UnsafeRawBufferPointer, event: (Int) -> Void) {
@@ -25,6 +28,7 @@ struct SSEStampScanner {
             index += 1
         }
         if start < count { carry.append(contentsOf: UnsafeBufferPointer(start: base + start, count: count - start)) }
+        if carry.count > maxLine { carry.removeAll() }
     }
 
     private static let prefix: [UInt8] = Array("data: ".utf8)
