@@ -131,7 +131,7 @@ struct ListenCommand: AsyncParsableCommand {
         var kind = chosenTransport
         var opened = try open(kind, policy: policy, extraHeaders: extraHeaders, tls: tls, timeouts: timeouts, loop: loop)
         if let accumulate {
-            let ok = await AccumulatingListener(format: format, dialects: AccumulatedOutput.dialects(accumulate)!).run(opened.events, close: opened.close)
+            let ok = await AccumulatingListener(format: format, dialects: AccumulatedOutput.dialects(accumulate)!).run(opened.events, close: { [opened] in opened.close() })
             if !ok { throw ExitCode(1) }
             return
         }
@@ -168,25 +168,17 @@ struct ListenCommand: AsyncParsableCommand {
             kind = "stream"
             opened = try open(kind, policy: policy, extraHeaders: extraHeaders, tls: tls, timeouts: timeouts, loop: loop)
         }
-        if format == "json" { print(Self.json(opened.metrics())) }
+        if format == "json" { print(Self.json(opened.metrics)) }
         if fatal { throw ExitCode(1) }
     }
 
     /// The transport's face for the output loop.
-    struct Opened {
-        var events: AsyncStream<TransportEvent>
-        var close: @Sendable () -> Void
-        var metrics: @Sendable () -> TransportMetrics
-    }
-
     /// Creates and connects a transport of `kind`.
     private func open(
         _ kind: String, policy: ReconnectPolicy, extraHeaders: [(name: String, value: String)], tls: ClientTLS?,
         timeouts: ConnectionTimeouts, loop: EventLoop
-    ) throws -> Opened {
-        let events: AsyncStream<TransportEvent>
-        let close: @Sendable () -> Void
-        let metrics: @Sendable () -> TransportMetrics
+    ) throws -> any StreamingTransport {
+        let transport: any StreamingTransport
         if kind == "ws" {
             var configuration = WebSocketTransportConfiguration()
             configuration.headers = extraHeaders
@@ -195,11 +187,7 @@ struct ListenCommand: AsyncParsableCommand {
             configuration.strategy = Self.strategies[strategy]!
             configuration.tls = tls
             configuration.timeouts = timeouts
-            let ws = try WebSocketTransport(url: url, configuration: configuration, loop: loop)
-            ws.connect()
-            events = ws.events
-            close = { ws.close() }
-            metrics = { ws.metrics }
+            transport = try WebSocketTransport(url: url, configuration: configuration, loop: loop)
         } else if kind == "poll" {
             var configuration = LongPollTransportConfiguration()
             configuration.headers = extraHeaders
@@ -208,11 +196,7 @@ struct ListenCommand: AsyncParsableCommand {
             configuration.strategy = Self.strategies[strategy]!
             configuration.tls = tls
             configuration.cursor = lastEventId
-            let poll = try LongPollTransport(url: url, configuration: configuration, loop: loop)
-            poll.connect()
-            events = poll.events
-            close = { poll.close() }
-            metrics = { poll.metrics }
+            transport = try LongPollTransport(url: url, configuration: configuration, loop: loop)
         } else if kind == "stream" {
             var configuration = HTTPStreamTransportConfiguration()
             configuration.headers = extraHeaders
@@ -221,11 +205,7 @@ struct ListenCommand: AsyncParsableCommand {
             configuration.strategy = Self.strategies[strategy]!
             configuration.tls = tls
             configuration.timeouts = timeouts
-            let stream = try HTTPStreamTransport(url: url, configuration: configuration, loop: loop)
-            stream.connect()
-            events = stream.events
-            close = { stream.close() }
-            metrics = { stream.metrics }
+            transport = try HTTPStreamTransport(url: url, configuration: configuration, loop: loop)
         } else {
             var configuration = SSETransportConfiguration()
             configuration.headers = extraHeaders
@@ -239,13 +219,10 @@ struct ListenCommand: AsyncParsableCommand {
             configuration.method = method ?? (data == nil ? "GET" : "POST")
             configuration.httpVersion = http2 ? .http2 : .http1
             configuration.timeouts = timeouts
-            let sse = try SSETransport(url: url, configuration: configuration, loop: loop)
-            sse.connect()
-            events = sse.events
-            close = { sse.close() }
-            metrics = { sse.metrics }
+            transport = try SSETransport(url: url, configuration: configuration, loop: loop)
         }
-        return Opened(events: events, close: close, metrics: metrics)
+        transport.connect()
+        return transport
     }
 
     /// The transport's metrics as the last JSON line.

@@ -38,6 +38,12 @@ import Testing
             var received = 0
             var stallingEvents = stalling.events.makeAsyncIterator()
             while received < 5, let event = await stallingEvents.next() { if case .event = event { received += 1 } }
+            // Whatever its kind, a managed transport is one `StreamingTransport`: the same object, the same state.
+            guard case .sse(let sse) = stalling else { Issue.record("not an SSE transport"); return }
+            #expect(stalling.transport === sse)
+            #expect(stalling.transport.isConnected && sse.isConnected)
+            guard case .webSocket(let ws) = idle else { Issue.record("not a WebSocket transport"); return }
+            #expect(idle.transport === ws && !idle.transport.isConnected && idle.transport.state == .idle)
             #expect(await managerEvents.next() == .transportError(id: missing.id, TransportError(
                 message: "server answered 404", statusCode: 404, recoverable: false, attempt: 0)))
             #expect(await eventually { missing.metrics.state == .closed })

@@ -15,55 +15,23 @@ public enum ManagedTransport: Sendable {
     case httpStream(HTTPStreamTransport)
     case longPoll(LongPollTransport)
 
-    public var id: String { recorder.id }
-    public var metrics: TransportMetrics {
-        switch self {
-        case .sse(let t): t.metrics
-        case .webSocket(let t): t.metrics
-        case .httpStream(let t): t.metrics
-        case .longPoll(let t): t.metrics
-        }
-    }
-    public var events: AsyncStream<TransportEvent> {
-        switch self {
-        case .sse(let t): t.events
-        case .webSocket(let t): t.events
-        case .httpStream(let t): t.events
-        case .longPoll(let t): t.events
-        }
-    }
-    public func on(_ kind: TransportEventKind, _ handler: @escaping @Sendable (TransportEvent) -> Void) {
-        switch self {
-        case .sse(let t): t.on(kind, handler)
-        case .webSocket(let t): t.on(kind, handler)
-        case .httpStream(let t): t.on(kind, handler)
-        case .longPoll(let t): t.on(kind, handler)
-        }
-    }
+    public var id: String { base.recorder.id }
+    public var metrics: TransportMetrics { base.metrics }
+    public var events: AsyncStream<TransportEvent> { base.events }
+    public func on(_ kind: TransportEventKind, _ handler: @escaping @Sendable (TransportEvent) -> Void) { base.on(kind, handler) }
+    public func connect() { base.connect() }
+    public func close() { base.close() }
+    /// The transport itself, whichever kind it is.
+    public var transport: any StreamingTransport { base }
 
-    public func connect() {
-        switch self {
-        case .sse(let t): t.connect()
-        case .webSocket(let t): t.connect()
-        case .httpStream(let t): t.connect()
-        case .longPoll(let t): t.connect()
-        }
-    }
-    public func close() {
-        switch self {
-        case .sse(let t): t.close()
-        case .webSocket(let t): t.close()
-        case .httpStream(let t): t.close()
-        case .longPoll(let t): t.close()
-        }
-    }
+    var recorder: TransportMetricsRecorder { base.recorder }
 
-    var recorder: TransportMetricsRecorder {
+    private var base: any RecordedTransport {
         switch self {
-        case .sse(let t): t.recorder
-        case .webSocket(let t): t.recorder
-        case .httpStream(let t): t.recorder
-        case .longPoll(let t): t.recorder
+        case .sse(let t): t
+        case .webSocket(let t): t
+        case .httpStream(let t): t
+        case .longPoll(let t): t
         }
     }
 

@@ -75,7 +75,6 @@ public final class LongPollTransport: Sendable {
 
     /// Where the transport is in its life (`.connected` while a connection is open).
     public var state: TransportMetrics.State { recorder.currentState }
-    public var isConnected: Bool { state == .connected }
 
     /// Counters and state right now (``TransportMetrics``).
     public var metrics: TransportMetrics { recorder.snapshot(bufferSize: buffer.count, dropped: buffer.droppedCount) }

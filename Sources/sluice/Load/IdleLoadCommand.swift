@@ -34,26 +34,21 @@ struct IdleLoadCommand: AsyncParsableCommand {
         defer { loop.shutdown() }
         let before = Self.residentBytes()
         let connected = Locked(0)
-        var closers: [@Sendable () -> Void] = []
-        var sequences: [AsyncStream<TransportEvent>] = []
+        var transports: [any StreamingTransport] = []
         for _ in 0..<connections {
+            let transport: any StreamingTransport
             if url.lowercased().hasPrefix("ws") {
                 var configuration = WebSocketTransportConfiguration()
                 configuration.heartbeatInterval = nil
-                let ws = try WebSocketTransport(url: url, configuration: configuration, loop: loop)
-                ws.on(.connected) { _ in connected.withLock { $0 += 1 } }
-                ws.connect()
-                closers.append { ws.close() }
-                sequences.append(ws.events)
+                transport = try WebSocketTransport(url: url, configuration: configuration, loop: loop)
             } else {
                 var configuration = SSETransportConfiguration()
                 if http2 { configuration.httpVersion = .http2 }
-                let sse = try SSETransport(url: url, configuration: configuration, loop: loop)
-                sse.on(.connected) { _ in connected.withLock { $0 += 1 } }
-                sse.connect()
-                closers.append { sse.close() }
-                sequences.append(sse.events)
+                transport = try SSETransport(url: url, configuration: configuration, loop: loop)
             }
+            transport.on(.connected) { _ in connected.withLock { $0 += 1 } }
+            transport.connect()
+            transports.append(transport)
         }
         let deadline = ContinuousClock.now + .seconds(timeout)
         while connected.withLock({ $0 }) < connections && ContinuousClock.now < deadline {
@@ -65,8 +60,8 @@ struct IdleLoadCommand: AsyncParsableCommand {
         print("{\"connections\":\(open),\"rss_before\":\(before),\"rss_after\":\(after),\"bytes_per_transport\":\((after - before) / max(1, open))}")
         fflush(nil)
         if hold > 0 { try await Task.sleep(for: .seconds(hold)) }
-        closers.forEach { $0() }
-        for sequence in sequences { for await _ in sequence {} }
+        transports.forEach { $0.close() }
+        for transport in transports { for await _ in transport.events {} }
         if open < connections { throw ExitCode(1) }
     }
 
