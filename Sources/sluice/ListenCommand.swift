@@ -173,6 +173,18 @@ struct ListenCommand: AsyncParsableCommand {
     }
 
     /// The transport's face for the output loop.
+    /// `configuration` with the flags every transport shares set.
+    private func common<C: TransportConfiguration>(_ configuration: C, _ extraHeaders: [(name: String, value: String)],
+                                                   _ policy: ReconnectPolicy, _ tls: ClientTLS?) -> C {
+        var configuration = configuration
+        configuration.headers = extraHeaders
+        configuration.reconnect = policy
+        configuration.maxBufferSize = bufferSize
+        configuration.strategy = Self.strategies[strategy]!
+        configuration.tls = tls
+        return configuration
+    }
+
     /// Creates and connects a transport of `kind`.
     private func open(
         _ kind: String, policy: ReconnectPolicy, extraHeaders: [(name: String, value: String)], tls: ClientTLS?,
@@ -180,41 +192,21 @@ struct ListenCommand: AsyncParsableCommand {
     ) throws -> any StreamingTransport {
         let transport: any StreamingTransport
         if kind == "ws" {
-            var configuration = WebSocketTransportConfiguration()
-            configuration.headers = extraHeaders
-            configuration.reconnect = policy
-            configuration.maxBufferSize = bufferSize
-            configuration.strategy = Self.strategies[strategy]!
-            configuration.tls = tls
+            var configuration = common(WebSocketTransportConfiguration(), extraHeaders, policy, tls)
             configuration.timeouts = timeouts
             transport = try WebSocketTransport(url: url, configuration: configuration, loop: loop)
         } else if kind == "poll" {
-            var configuration = LongPollTransportConfiguration()
-            configuration.headers = extraHeaders
-            configuration.reconnect = policy
-            configuration.maxBufferSize = bufferSize
-            configuration.strategy = Self.strategies[strategy]!
-            configuration.tls = tls
+            var configuration = common(LongPollTransportConfiguration(), extraHeaders, policy, tls)
             configuration.cursor = lastEventId
             transport = try LongPollTransport(url: url, configuration: configuration, loop: loop)
         } else if kind == "stream" {
-            var configuration = HTTPStreamTransportConfiguration()
-            configuration.headers = extraHeaders
-            configuration.reconnect = policy
-            configuration.maxBufferSize = bufferSize
-            configuration.strategy = Self.strategies[strategy]!
-            configuration.tls = tls
+            var configuration = common(HTTPStreamTransportConfiguration(), extraHeaders, policy, tls)
             configuration.timeouts = timeouts
             transport = try HTTPStreamTransport(url: url, configuration: configuration, loop: loop)
         } else {
-            var configuration = SSETransportConfiguration()
-            configuration.headers = extraHeaders
+            var configuration = common(SSETransportConfiguration(), extraHeaders, policy, tls)
             configuration.lastEventID = lastEventId
             configuration.doneSentinel = doneSentinel
-            configuration.maxBufferSize = bufferSize
-            configuration.strategy = Self.strategies[strategy]!
-            configuration.reconnect = policy
-            configuration.tls = tls
             configuration.body = try requestBody()
             configuration.method = method ?? (data == nil ? "GET" : "POST")
             configuration.httpVersion = http2 ? .http2 : .http1

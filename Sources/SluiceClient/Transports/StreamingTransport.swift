@@ -42,3 +42,19 @@ extension WebSocketTransport: RecordedTransport {
 }
 extension HTTPStreamTransport: RecordedTransport {}
 extension LongPollTransport: RecordedTransport {}
+
+/// The settings every transport's configuration has, for code that sets them the same way whatever
+/// the transport (headers, reconnection, buffering, TLS).
+public protocol TransportConfiguration: Sendable {
+    var headers: [(name: String, value: String)] { get set }
+    var reconnect: ReconnectPolicy { get set }
+    var maxBufferSize: Int { get set }
+    var strategy: BufferStrategy { get set }
+    var highWaterMark: Int? { get set }
+    var tls: ClientTLS? { get set }
+}
+
+extension SSETransportConfiguration: TransportConfiguration {}
+extension WebSocketTransportConfiguration: TransportConfiguration {}
+extension HTTPStreamTransportConfiguration: TransportConfiguration {}
+extension LongPollTransportConfiguration: TransportConfiguration {}
