@@ -78,7 +78,7 @@ let package = Package(
         // libFuzzer targets for the protocol parsers (scripts/fuzz); a replay tool in normal builds.
         .executableTarget(name: "SluiceFuzz", dependencies: ["SluiceCore", "SluiceAI"]),
 
-        .testTarget(name: "SluiceCoreTests", dependencies: ["SluiceCore"]),
+        .testTarget(name: "SluiceCoreTests", dependencies: ["SluiceCore", .product(name: "HTTPTypes", package: "swift-http-types")]),
         .testTarget(name: "SluiceClientTests", dependencies: ["SluiceClient", "SluiceCore"]),
         .testTarget(name: "SluiceAITests", dependencies: ["SluiceAI", "SluiceCore"]),
         .testTarget(

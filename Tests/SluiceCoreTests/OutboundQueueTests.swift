@@ -1,3 +1,4 @@
+import HTTPTypes
 import Testing
 @testable import SluiceCore
 
@@ -76,21 +77,32 @@ import Testing
         if case .end = items[1] {} else { Issue.record("expected end last") }
     }
 
-    @Test func takeSplitsToBudget() async throws {
+    @Test func readFillsFramesAcrossChunksInOrder() async throws {
         let queue = OutboundQueue {}
         try await queue.write([1, 2, 3, 4, 5])
         try await queue.write([6, 7])
-        queue.finish()
+        queue.finish(trailers: [.contentType: "x"])
         var body: [UInt8] = []
-        var ended = false
-        while !ended {
-            for item in queue.take(maxBytes: 3) {
-                switch item {
-                case .bytes(let b): body += b; #expect(b.count <= 3)
-                case .end: ended = true
-                }
-            }
+        var frame = [UInt8](repeating: 0, count: 3)
+        var frames: [Int] = []
+        var trailers: HTTPFields?
+        while true {
+            let (n, ended, t) = frame.withUnsafeMutableBytes { queue.read(into: $0) }
+            body += frame[..<n]
+            frames.append(n)
+            if ended { trailers = t; break }
         }
+        // Frames are filled across chunk boundaries (3, 3, then the last 1 with the end).
+        #expect(frames == [3, 3, 1])
         #expect(body == [1, 2, 3, 4, 5, 6, 7])
+        #expect(trailers?[.contentType] == "x")
+        #expect(queue.pendingBytes == 7)  // until acknowledged
+        // A partly read chunk drains from where reading stopped.
+        let second = OutboundQueue {}
+        try await second.write([8, 9, 10])
+        var two = [UInt8](repeating: 0, count: 2)
+        _ = two.withUnsafeMutableBytes { second.read(into: $0) }
+        guard case .bytes(let rest) = try #require(second.drain().first) else { Issue.record("expected bytes"); return }
+        #expect(two == [8, 9] && rest == [10])
     }
 }

@@ -378,29 +378,23 @@ final class HTTP2Connection: ServerConnection {
         guard let stream = streams[id], let sink = stream.sink, let session else {
             return Int(NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE.rawValue)
         }
-        var written = 0
-        for item in sink.queue.take(maxBytes: length) {
-            switch item {
-            case .bytes(let bytes):
-                bytes.withUnsafeBufferPointer { (buffer + written).update(from: $0.baseAddress!, count: $0.count) }
-                written += bytes.count
-            case .end(let trailers):
-                flags.pointee |= NGHTTP2_DATA_FLAG_EOF.rawValue
-                if let inbound = stream.inbound {
-                    // The response is complete and nobody will read the rest of the request body. RFC
-                    // 9113 §8.1 allows RST_STREAM(NO_ERROR) here, but curl 7.88 reports that as a
-                    // failed transfer; so take and drop the rest instead, within the body limit.
-                    let unread = inbound.bufferedBytes
-                    inbound.fail(OutboundClosedError(reason: "response complete"))
-                    stream.inbound = nil
-                    stream.discardingBody = true
-                    if unread > 0 { nghttp2_session_consume_stream(session, id, unread) }
-                }
-                if let trailers, !trailers.isEmpty {
-                    flags.pointee |= NGHTTP2_DATA_FLAG_NO_END_STREAM.rawValue
-                    _ = HTTP2HeaderBlock.withNameValues(status: nil, fields: trailers) { nva, count in
-                        nghttp2_submit_trailer(session, id, nva, count)
-                    }
+        let (written, ended, trailers) = sink.queue.read(into: UnsafeMutableRawBufferPointer(start: buffer, count: length))
+        if ended {
+            flags.pointee |= NGHTTP2_DATA_FLAG_EOF.rawValue
+            if let inbound = stream.inbound {
+                // The response is complete and nobody will read the rest of the request body. RFC
+                // 9113 §8.1 allows RST_STREAM(NO_ERROR) here, but curl 7.88 reports that as a
+                // failed transfer; so take and drop the rest instead, within the body limit.
+                let unread = inbound.bufferedBytes
+                inbound.fail(OutboundClosedError(reason: "response complete"))
+                stream.inbound = nil
+                stream.discardingBody = true
+                if unread > 0 { nghttp2_session_consume_stream(session, id, unread) }
+            }
+            if let trailers, !trailers.isEmpty {
+                flags.pointee |= NGHTTP2_DATA_FLAG_NO_END_STREAM.rawValue
+                _ = HTTP2HeaderBlock.withNameValues(status: nil, fields: trailers) { nva, count in
+                    nghttp2_submit_trailer(session, id, nva, count)
                 }
             }
         }

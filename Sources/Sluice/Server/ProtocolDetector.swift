@@ -32,6 +32,7 @@ final class ProtocolDetector: ServerConnection {
         } else {
             bev = bufferevent_socket_new(loop.base, fd, options)
         }
+        if let bev { BuffereventTuning.apply(bev) }
     }
 
     func start() {

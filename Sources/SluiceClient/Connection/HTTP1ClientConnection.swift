@@ -55,6 +55,7 @@ final class HTTP1ClientConnection: ClientStreamConnection {
             bev = bufferevent_socket_new(loop.base, -1, options)
         }
         guard let bev else { return fail("bufferevent_socket_new failed") }
+        BuffereventTuning.apply(bev)
         let me = Unmanaged.passUnretained(self).toOpaque()
         bufferevent_setcb(bev, { _, ctx in
             Unmanaged<HTTP1ClientConnection>.fromOpaque(ctx!).takeUnretainedValue().readable()

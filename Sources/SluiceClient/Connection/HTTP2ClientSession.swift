@@ -113,6 +113,7 @@ final class HTTP2ClientSession {
             bev = bufferevent_socket_new(loop.base, -1, options)
         }
         guard let bev else { return close(reason: "bufferevent_socket_new failed") }
+        BuffereventTuning.apply(bev)
         let me = Unmanaged.passUnretained(self).toOpaque()
         bufferevent_setcb(bev, { _, ctx in
             Unmanaged<HTTP2ClientSession>.fromOpaque(ctx!).takeUnretainedValue().readable()

@@ -1,3 +1,4 @@
+import DequeModule
 import HTTPTypes
 
 /// What a producer hands to its connection: body bytes, then one end marker.
@@ -52,7 +53,10 @@ public final class OutboundQueue: @unchecked Sendable {
     private let lock = Lock()
 
     // Guarded by `lock`.
-    private var items: [OutboundItem] = []
+    private var items = Deque<OutboundItem>()
+    /// Bytes of the first item already copied out by ``read(into:)``: a pull-based sender takes a
+    /// frame at a time, and re-slicing a 64 KiB chunk for every 16 KiB frame copied it over and over.
+    private var headOffset = 0
     private var pending = 0
     private var finished = false
     private var closedReason: String?
@@ -151,36 +155,41 @@ public final class OutboundQueue: @unchecked Sendable {
     /// Takes everything queued. The bytes stay pending until acknowledged.
     public func drain() -> [OutboundItem] {
         lock.withLock {
-            let out = items
+            var out = Array(items)
+            if headOffset > 0, case .bytes(let first) = out[0] { out[0] = .bytes(Array(first[headOffset...])) }
             items.removeAll(keepingCapacity: true)
+            headOffset = 0
             return out
         }
     }
 
-    /// Takes queued items up to about `maxBytes` of body (splitting a chunk if needed), for pull-based
-    /// senders such as an HTTP/2 data source. The bytes stay pending until acknowledged.
-    public func take(maxBytes: Int) -> [OutboundItem] {
+    /// Copies queued body bytes, in order, into `buffer` (a pull-based sender's frame, such as an HTTP/2
+    /// data source's) until it is full or the end marker is reached; `ended` and `trailers` say
+    /// whether it was. One copy, straight from the writers' arrays. The bytes stay pending until
+    /// acknowledged.
+    public func read(into buffer: UnsafeMutableRawBufferPointer) -> (count: Int, ended: Bool, trailers: HTTPFields?) {
         lock.withLock {
-            var out: [OutboundItem] = []
-            var budget = maxBytes
-            while !items.isEmpty {
-                switch items[0] {
-                case .end:
-                    out.append(items.removeFirst())
-                    return out
+            var count = 0
+            while let first = items.first {
+                switch first {
+                case .end(let trailers):
+                    items.removeFirst()
+                    return (count, true, trailers)
                 case .bytes(let bytes):
-                    if budget <= 0 { return out }
-                    if bytes.count <= budget {
-                        out.append(items.removeFirst())
-                        budget -= bytes.count
-                    } else {
-                        out.append(.bytes(Array(bytes[..<budget])))
-                        items[0] = .bytes(Array(bytes[budget...]))
-                        return out
+                    let n = min(bytes.count - headOffset, buffer.count - count)
+                    if n <= 0 { return (count, false, nil) }
+                    bytes.withUnsafeBytes { source in
+                        (buffer.baseAddress! + count).copyMemory(from: source.baseAddress! + headOffset, byteCount: n)
+                    }
+                    count += n
+                    headOffset += n
+                    if headOffset == bytes.count {
+                        items.removeFirst()
+                        headOffset = 0
                     }
                 }
             }
-            return out
+            return (count, false, nil)
         }
     }
 
@@ -206,6 +215,7 @@ public final class OutboundQueue: @unchecked Sendable {
             guard closedReason == nil else { return [] }
             closedReason = reason
             items.removeAll()
+            headOffset = 0
             defer { waiters.removeAll() }
             return waiters.map(\.continuation)
         }

@@ -27,6 +27,7 @@ final class FanoutReader {
             return change(.failed("bufferevent_socket_new failed"))
         }
         self.bev = bev
+        BuffereventTuning.apply(bev)
         let me = Unmanaged.passUnretained(self).toOpaque()
         bufferevent_setcb(bev, { _, ctx in
             Unmanaged<FanoutReader>.fromOpaque(ctx!).takeUnretainedValue().readable()
