@@ -85,6 +85,14 @@ import Testing
         }
     }
 
+    @Test(arguments: [
+        ("/a/app.CSS", "text/css; charset=utf-8"), ("/a/b.tar.gz", "application/octet-stream"), ("/x.d/README", "application/octet-stream"),
+        ("/index.html", "text/html; charset=utf-8"), ("/.json", "application/json"), ("/noext", "application/octet-stream"),
+    ])
+    func contentTypeFromTheLastSegmentsExtension(_ path: String, _ type: String) {
+        #expect(StaticFiles.contentType(for: path) == type)
+    }
+
     @Test func servedOverHTTPWithContentTypes() async throws {
         let (root, _) = try Self.makeRoot()
         defer { try? FileManager.default.removeItem(atPath: root) }
