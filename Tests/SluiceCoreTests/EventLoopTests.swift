@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import SluiceCore
 
@@ -63,6 +64,38 @@ import Testing
         let done = Locked(false)
         loop.execute { timers.value.withLock { $0 = [] }; done.withLock { $0 = true } }
         while !done.withLock({ $0 }) { try await Task.sleep(for: .milliseconds(5)) }
+    }
+
+    /// Another thread re-arming the wake-up faster than the jobs run (a publisher resuming many
+    /// readers) must not keep the loop from polling: a timer still fires.
+    @Test func aStreamOfJobsFromAnotherThreadDoesNotStarveTimers() async throws {
+        let loop = EventLoop(index: 0)
+        loop.start()
+        defer { loop.shutdown() }
+        let stop = Locked(false)
+        let outstanding = Locked(0)
+        // Keeps about 2,000 small jobs queued at all times, refilling as fast as the loop runs them.
+        let feeder = Thread {
+            while !stop.withLock({ $0 }) {
+                if outstanding.withLock({ $0 }) > 2000 { continue }
+                outstanding.withLock { $0 += 1 }
+                loop.execute { for _ in 0..<50 { _ = stop.withLock { $0 } }; outstanding.withLock { $0 -= 1 } }
+            }
+        }
+        feeder.start()
+        defer { stop.withLock { $0 = true } }
+        let fired = Locked(false)
+        let timer = UnsafeSendable(Locked<LoopTimer?>(nil))
+        loop.execute {
+            let t = LoopTimer(loop: loop)
+            t.schedule(after: .milliseconds(10)) { fired.withLock { $0 = true } }
+            timer.value.withLock { $0 = t }
+        }
+        let deadline = ContinuousClock.now + .seconds(5)
+        while !fired.withLock({ $0 }) && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(fired.withLock { $0 }, "the timer never fired while jobs kept coming")
+        stop.withLock { $0 = true }
+        loop.execute { timer.value.withLock { $0 = nil } }
     }
 
     @Test func groupSpreadsRoundRobin() {

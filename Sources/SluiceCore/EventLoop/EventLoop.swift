@@ -1,4 +1,5 @@
 import CLibevent
+import DequeModule
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -7,7 +8,8 @@ import Glibc
 ///
 /// Everything a connection owns lives on exactly one loop; other threads reach it only through
 /// ``execute(_:)``, which appends to a locked queue and wakes the loop only when that queue goes
-/// from empty to non-empty, so a burst of jobs costs one wake-up.
+/// from empty to non-empty, so a burst of jobs costs one wake-up. Jobs run in slices, with socket and
+/// timer events polled between them, so a flood of jobs cannot starve I/O.
 ///
 /// ```swift
 /// let loop = EventLoop(index: 0)
@@ -22,7 +24,9 @@ public final class EventLoop: @unchecked Sendable {
     public let base: OpaquePointer
     public let index: Int
 
-    private let pending = Locked<[Job]>([])
+    private let pending = Locked<Deque<Job>>([])
+    /// Jobs one wake-up runs before the loop polls again (the rest wait one poll).
+    private static let jobsPerWake = 512
     private var wakeEvent: OpaquePointer!
     private var thread: pthread_t?
     private let threadID = Locked<pthread_t?>(nil)
@@ -33,7 +37,14 @@ public final class EventLoop: @unchecked Sendable {
 
     public init(index: Int = 0) {
         _ = LibeventRuntime.initialized
-        guard let base = event_base_new() else { fatalError("event_base_new failed") }
+        // libevent runs every event activated while it dispatches before it polls again, and the
+        // wake-up event is re-activated by other threads (a publisher resuming a thousand readers) as
+        // fast as it runs: under a fan-out the loop ran jobs for seconds and never polled, so no
+        // socket was written. Polling again after every 16 callbacks bounds that.
+        let config = event_config_new()
+        defer { event_config_free(config) }
+        event_config_set_max_dispatch_interval(config, nil, 16, 0)
+        guard let base = event_base_new_with_config(config) else { fatalError("event_base_new failed") }
         self.base = base
         self.index = index
         let context = Unmanaged.passUnretained(self).toOpaque()
@@ -92,14 +103,20 @@ public final class EventLoop: @unchecked Sendable {
         if wasEmpty { event_active(wakeEvent, 0, 0) }
     }
 
-    private func runPendingJobs() {
-        // Swap the whole batch out so jobs queued while these run wake the loop again.
-        let batch = pending.withLock { jobs -> [Job] in
-            let batch = jobs
-            jobs.removeAll(keepingCapacity: true)
-            return batch
+    /// Runs up to ``jobsPerWake`` queued jobs; if more wait, wakes itself again, so libevent polls
+    /// sockets and timers in between (with the dispatch limit set in `init`) however fast other
+    /// threads queue work. Returns true when the queue is empty.
+    @discardableResult
+    private func runPendingJobs() -> Bool {
+        let (batch, more) = pending.withLock { jobs -> ([Job], Bool) in
+            let n = min(jobs.count, Self.jobsPerWake)
+            let batch = Array(jobs.prefix(n))
+            jobs.removeFirst(n)
+            return (batch, !jobs.isEmpty)
         }
         for job in batch { job() }
+        if more { event_active(wakeEvent, 0, 0) }
+        return !more
     }
 
     /// A timeval for `event_add` that shares one libevent queue with every other timer of the same
@@ -129,7 +146,7 @@ public final class EventLoop: @unchecked Sendable {
         pthread_join(thread, nil)
         self.thread = nil
         // Jobs queued after the break run nowhere; run them here so nothing waits forever.
-        runPendingJobs()
+        while !runPendingJobs() {}
     }
 }
 
