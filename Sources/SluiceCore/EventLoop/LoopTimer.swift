@@ -27,6 +27,9 @@ public final class LoopTimer {
     public func schedule(after delay: Duration, _ action: @escaping () -> Void) {
         self.action = action
         var tv = loop.commonTimeout(delay)
+        // libevent counts from the time it cached at its last poll; a timer armed from a job that runs
+        // later (jobs run in slices between polls) would fire that much early. Count from now.
+        event_base_update_cache_time(loop.base)
         event_add(event, &tv)
     }
 
