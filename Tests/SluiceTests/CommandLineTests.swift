@@ -58,6 +58,17 @@ import Testing
         #expect(try JSONValue(parsing: idle.stdout)["connections"]?.int == 20)
         let refused = try await run(Self.binary, ["load", "fanout", "https://127.0.0.1:\(port)/x"])
         #expect(refused.status != 0)
+
+        // WebSocket round trips: every message echoed and counted once.
+        let echo = try await run(Self.binary, ["load", "ws-echo", "ws://127.0.0.1:\(port)/ws/echo", "--connections", "5", "--messages", "200"])
+        #expect(echo.status == 0)
+        let rounds = try JSONValue(parsing: echo.stdout)
+        #expect(rounds["roundTrips"]?.int == 1000)
+        #expect(try #require(rounds["perSecond"]?.int) > 0)
+        #expect(try #require(rounds["p99us"]?.int) >= (try #require(rounds["p50us"]?.int)))
+        let notWebSocket = try await run(Self.binary, ["load", "ws-echo", "ws://127.0.0.1:\(port)/health", "--messages", "1"])
+        #expect(notWebSocket.status != 0)
+        #expect(notWebSocket.stderr.contains("status 200"))
     }
 
     @Test func listenPrintsEventsAndFailsOnFatalErrors() async throws {

@@ -4,6 +4,6 @@ import ArgumentParser
 struct LoadCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "load",
-        abstract: "Load generators for benchmarks: idle client transports, SSE fan-out readers.",
-        subcommands: [IdleLoadCommand.self, FanoutLoadCommand.self])
+        abstract: "Load generators for benchmarks: idle client transports, SSE fan-out readers, WebSocket echo.",
+        subcommands: [IdleLoadCommand.self, FanoutLoadCommand.self, EchoLoadCommand.self])
 }
