@@ -9,7 +9,7 @@ import SluiceCore
 /// → start the handler Task → its bytes arrive through an ``OutboundQueue`` → the loop moves them into
 /// the bufferevent → libevent writes them. The connection stops reading while a response is in
 /// flight and its input buffer is full, so a pipelining client cannot grow memory without bound.
-final class HTTP1Connection: ServerConnection {
+final class HTTP1Connection: ServerConnection, DeferredWriter {
     private enum State { case open, draining, closed }
 
     let loop: EventLoop
@@ -40,6 +40,9 @@ final class HTTP1Connection: ServerConnection {
 
     /// `"http"` or `"https"`, for the request's scheme.
     private let scheme: String
+    /// Plain sockets are written from the loop's turn (see `WriteThrough`); TLS by libevent.
+    private let writes: WriteThrough
+    private var writeRequested = false
 
     /// Takes over `bev` (this connection frees it); bytes already in its input are parsed first.
     init(bev: OpaquePointer, scheme: String, remoteAddress: String, loop: EventLoop, context: ServerContext, registry: ConnectionRegistry) {
@@ -49,6 +52,7 @@ final class HTTP1Connection: ServerConnection {
         self.registry = registry
         self.scheme = scheme
         self.bev = bev
+        writes = WriteThrough(enabled: scheme == "http")
         parser = HTTP1RequestParser(limits: context.configuration.limits)
         timer = LoopTimer(loop: loop)
     }
@@ -71,7 +75,7 @@ final class HTTP1Connection: ServerConnection {
             guard let info, info.pointee.n_deleted > 0 else { return }
             HTTP1Connection.from(ctx).outputWritten(info.pointee.n_deleted)
         }, me)
-        bufferevent_enable(bev, Int16(EV_READ | EV_WRITE))
+        writes.start(bev)
         armIdleTimer()
         processInput()
     }
@@ -236,6 +240,7 @@ final class HTTP1Connection: ServerConnection {
             switch item {
             case .bytes(let bytes):
                 bytes.withUnsafeBytes { _ = evbuffer_add(output, $0.baseAddress, $0.count) }
+                requestWrite()
                 if let last = inOutput.last, last.queue === current.queue {
                     inOutput[inOutput.count - 1].bytes += bytes.count
                 } else {
@@ -270,7 +275,25 @@ final class HTTP1Connection: ServerConnection {
         }
     }
 
+    private func requestWrite() {
+        guard !writeRequested else { return }
+        writeRequested = true
+        loop.writeSoon(self)
+    }
+
+    func writeQueuedOutput() {
+        writeRequested = false
+        guard let bev else { return }
+        if writes.flush(bev) { outputEmptied() }
+    }
+
     private func writable() {
+        guard let bev else { return }
+        writes.written(bev)
+        outputEmptied()
+    }
+
+    private func outputEmptied() {
         if state == .draining, let bev, evbuffer_get_length(bufferevent_get_output(bev)) == 0 {
             close(reason: "response complete")
         }
@@ -281,6 +304,7 @@ final class HTTP1Connection: ServerConnection {
     private func writeDirect(_ bytes: [UInt8]) {
         guard let bev else { return }
         bytes.withUnsafeBytes { _ = evbuffer_add(bufferevent_get_output(bev), $0.baseAddress, $0.count) }
+        requestWrite()
     }
 
     /// Answers from the loop itself (parse errors, timeouts) and closes once the bytes are out.

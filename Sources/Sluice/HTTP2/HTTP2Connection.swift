@@ -12,7 +12,7 @@ import SluiceCore
 /// Each response body is an nghttp2 data source over the stream's ``OutboundQueue``: an empty queue
 /// answers `NGHTTP2_ERR_DEFERRED`, a producer's write resumes the stream. nghttp2 pulls only what
 /// the peer's windows allow, so a slow reader stalls its own stream and nothing else.
-final class HTTP2Connection: ServerConnection {
+final class HTTP2Connection: ServerConnection, DeferredWriter {
     private enum State { case open, draining, closed }
 
     let loop: EventLoop
@@ -28,10 +28,14 @@ final class HTTP2Connection: ServerConnection {
     private var shuttingDown = false
     private var lastClientStreamID: Int32 = 0
     private let timer: LoopTimer
+    /// Plain sockets are written from the loop's turn (see `WriteThrough`); TLS by libevent.
+    private let writes: WriteThrough
+    private var writeRequested = false
 
     init(bev: OpaquePointer, scheme: String, remoteAddress: String, loop: EventLoop, context: ServerContext, registry: ConnectionRegistry) {
         self.bev = bev
         self.scheme = scheme
+        writes = WriteThrough(enabled: scheme == "http")
         self.remoteAddress = remoteAddress
         self.loop = loop
         self.context = context
@@ -71,7 +75,7 @@ final class HTTP2Connection: ServerConnection {
         }, me)
         // Refill the socket's output when it falls to half the limit.
         bufferevent_setwatermark(bev, Int16(EV_WRITE), settings.outputBufferLimit / 2, 0)
-        bufferevent_enable(bev, Int16(EV_READ | EV_WRITE))
+        writes.start(bev)
         armIdleTimer()
         readable()  // the preface (and maybe more) may be in the input already
         pump()
@@ -152,6 +156,7 @@ final class HTTP2Connection: ServerConnection {
         if rv != 0 {
             return close(reason: "h2 send error: \(String(cString: nghttp2_strerror(rv)))")
         }
+        requestWrite()
         if nghttp2_session_want_read(session) == 0 && nghttp2_session_want_write(session) == 0 {
             closeAfterFlush()
         }
@@ -165,8 +170,23 @@ final class HTTP2Connection: ServerConnection {
         return length
     }
 
+    private func requestWrite() {
+        guard !writeRequested, let bev, evbuffer_get_length(bufferevent_get_output(bev)) > 0 else { return }
+        writeRequested = true
+        loop.writeSoon(self)
+    }
+
+    func writeQueuedOutput() {
+        writeRequested = false
+        guard let bev, writes.flush(bev) else { return }
+        if state == .draining { return close(reason: "session done") }
+        // nghttp2 stops at the output limit; with the output written it can go on.
+        if let session, nghttp2_session_want_write(session) != 0 { pump() }
+    }
+
     private func writable() {
         guard let bev else { return }
+        writes.written(bev)
         if state == .draining {
             if evbuffer_get_length(bufferevent_get_output(bev)) == 0 { close(reason: "session done") }
             return

@@ -43,7 +43,9 @@ final class ProtocolDetector: ServerConnection {
         }, nil, { _, events, ctx in
             Unmanaged<ProtocolDetector>.fromOpaque(ctx!).takeUnretainedValue().event(events)
         }, me)
-        bufferevent_enable(bev, Int16(EV_READ | EV_WRITE))
+        // Nothing is written before the hand-off on a plain socket (the connection then decides how it
+        // writes, see `WriteThrough`); OpenSSL writes its handshake.
+        bufferevent_enable(bev, Int16(tls == nil ? EV_READ : EV_READ | EV_WRITE))
         // A peer that connects and says nothing (or never finishes its handshake) is dropped.
         let reason = tls == nil ? "no request" : "TLS handshake timeout"
         timer.schedule(after: tls == nil ? context.configuration.timeouts.idle : context.configuration.timeouts.requestHead) { [weak self] in

@@ -4,6 +4,11 @@ import DequeModule
 import Glibc
 #endif
 
+/// A connection whose queued output an ``EventLoop`` writes at the end of its turn.
+public protocol DeferredWriter: AnyObject {
+    func writeQueuedOutput()
+}
+
 /// One libevent `event_base` running on its own thread.
 ///
 /// Everything a connection owns lives on exactly one loop; other threads reach it only through
@@ -31,6 +36,7 @@ public final class EventLoop: @unchecked Sendable {
     private var thread: pthread_t?
     private let threadID = Locked<pthread_t?>(nil)
     private var commonTimeouts: [Int64: timeval] = [:]
+    private var writers: [any DeferredWriter] = []
     private let state = Locked<State>(.idle)
 
     private enum State { case idle, running, stopping, stopped }
@@ -115,8 +121,23 @@ public final class EventLoop: @unchecked Sendable {
             return (batch, !jobs.isEmpty)
         }
         for job in batch { job() }
+        // Output the jobs (or callbacks before them) queued leaves now, one write per connection.
+        // Writers asking again from here wait for the next turn, so one fast stream cannot hold the loop.
+        if !writers.isEmpty {
+            var due: [any DeferredWriter] = []
+            swap(&due, &writers)
+            for writer in due { writer.writeQueuedOutput() }
+        }
         if more { event_active(wakeEvent, 0, 0) }
         return !more
+    }
+
+    /// Calls `writer.writeQueuedOutput()` once the jobs and callbacks running now are done, so output
+    /// that many of them queue leaves in one write (see ``WriteThrough``). Loop thread only; the
+    /// writer asks once per turn (it keeps its own flag).
+    public func writeSoon(_ writer: any DeferredWriter) {
+        writers.append(writer)
+        if writers.count == 1 { event_active(wakeEvent, 0, 0) }
     }
 
     /// A timeval for `event_add` that shares one libevent queue with every other timer of the same
