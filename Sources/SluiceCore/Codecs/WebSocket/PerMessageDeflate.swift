@@ -117,23 +117,30 @@ public final class MessageDeflater {
 
 /// The other direction: inflates a message's payload as its fragments arrive, refusing to produce
 /// more than a limit (so a small compressed message cannot expand into a memory bomb).
-/// Memory: about 2^15 + 7 KiB (39 KiB) of zlib state, freed in `deinit`.
+/// Memory: about 2^15 + 7 KiB (39 KiB) of zlib state, made on the first compressed message (an idle
+/// connection that negotiated the extension costs nothing) and freed in `deinit`.
 public final class MessageInflater {
     private var stream = z_stream()
+    private var started = false
     private let resetEachMessage: Bool
 
     public init(noContextTakeover: Bool = false) {
         resetEachMessage = noContextTakeover
+    }
+
+    deinit { if started { inflateEnd(&stream) } }
+
+    private func start() {
         // Always a 15-bit window: it reads whatever smaller window the peer compressed with.
         let rc = inflateInit2_(&stream, -15, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size))
         precondition(rc == Z_OK, "inflateInit2 failed: \(rc)")
+        started = true
     }
-
-    deinit { inflateEnd(&stream) }
 
     /// Inflates one fragment; `final` adds the stripped `00 00 FF FF` tail. Throws 1009 past `limit`
     /// output bytes and 1007 on corrupt data.
     public func inflate(_ input: [UInt8], final: Bool, limit: Int) throws(WebSocketProtocolError) -> [UInt8] {
+        if !started { start() }
         let data = final ? input + [0, 0, 0xFF, 0xFF] : input
         var out: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 16 * 1024)
