@@ -3,6 +3,11 @@
 #include <openssl/x509v3.h>
 #include <openssl/evp.h>
 #include <time.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
+#include <sys/syscall.h>
+#include <linux/openat2.h>
 
 int sluice_ssl_ctx_set_min_tls12(void *ctx) {
     return (int)SSL_CTX_set_min_proto_version((SSL_CTX *)ctx, TLS1_2_VERSION);
@@ -41,4 +46,14 @@ done:
     X509_free(cert);
     EVP_PKEY_free(key);
     return ok;
+}
+
+int sluice_open_beneath(int dirfd, const char *path) {
+#ifdef SYS_openat2
+    struct open_how how = {.flags = O_RDONLY | O_CLOEXEC, .mode = 0, .resolve = RESOLVE_BENEATH};
+    return (int)syscall(SYS_openat2, dirfd, path, &how, sizeof how);
+#else
+    errno = ENOSYS;
+    return -1;
+#endif
 }

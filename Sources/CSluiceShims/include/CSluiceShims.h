@@ -15,4 +15,10 @@ unsigned long long sluice_ssl_server_options(void);
 /// Returns 1 on success. In C because key generation (EVP_EC_gen) is a variadic macro and the
 /// X.509 extension helpers are macro-heavy. `ctx` is an SSL_CTX*.
 int sluice_ssl_ctx_use_self_signed(void *ctx, const char *common_name, unsigned char fingerprint[32]);
+
+/// Opens `path` (relative, read-only, close-on-exec) under the directory `dirfd`, refusing any
+/// resolution that leaves it (`..`, absolute or escaping symbolic links: EXDEV) in one openat2(2) call.
+/// -1 with errno ENOSYS where the kernel has no openat2 (before Linux 5.6). In C: Glibc has no
+/// openat2 wrapper, and `struct open_how` comes from <linux/openat2.h>.
+int sluice_open_beneath(int dirfd, const char *path);
 #endif

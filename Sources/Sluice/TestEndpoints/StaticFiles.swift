@@ -1,4 +1,5 @@
 import HTTPTypes
+import CSluiceShims
 import SluiceAI
 #if canImport(Glibc)
 import Glibc
@@ -7,38 +8,50 @@ import Glibc
 /// Serves files from one folder, never a file outside it.
 ///
 /// The path is percent-decoded once; `.` and `..` segments, NUL and backslashes are refused with 400
-/// (so `%2e%2e` cannot climb out either), and the resolved real path must still lie inside the
-/// folder (a symbolic link pointing outside gives 404). A folder serves its `index.html`.
+/// (so `%2e%2e` cannot climb out either). Files are opened with openat2(RESOLVE_BENEATH) under the
+/// folder's descriptor: one syscall, and a symbolic link cannot lead outside even if it is swapped
+/// between check and open (the old realpath-then-open could be raced). A symbolic link with an
+/// absolute target is resolved and must land inside the folder; one pointing outside gives 404.
+/// A folder serves its `index.html`.
 ///
 /// ```swift
 /// router.staticFiles(from: "public")     // GET /app.js → public/app.js
 /// ```
 struct StaticFiles: Sendable {
+    /// The folder's real path.
     let root: String
+    private let folder: FolderDescriptor
 
     /// `nil` when `directory` does not exist.
     init?(directory: String) {
         guard let real = StaticFiles.realPath(directory) else { return nil }
+        let fd = Glibc.open(real, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
         root = real
+        folder = FolderDescriptor(fd)
+    }
+
+    /// A regular file opened for a request; the caller closes `fd`.
+    struct OpenFile {
+        var fd: Int32
+        var size: Int
+        /// The file's name (`index.html` for a folder), for its content type.
+        var name: String
     }
 
     func handle(_ request: Request, _ body: BodyWriter) async throws {
-        let path = try resolve(request.path)
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw HTTPError(.notFound, "not found") }
-        defer { close(fd) }
-        var info = stat()
-        guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { throw HTTPError(.notFound, "not found") }
+        let file = try open(request.path)
+        defer { close(file.fd) }
         try body.writeHead(HTTPResponse(status: .ok, headerFields: [
-            .contentType: Self.contentType(for: path),
-            .contentLength: String(info.st_size),
+            .contentType: Self.contentType(for: file.name),
+            .contentLength: String(file.size),
         ]))
-        var remaining = Int(info.st_size)
+        var remaining = file.size
         while remaining > 0 {
             // Each chunk is read straight into the array the writer keeps: no zero fill, no copy.
             var failed = false
             let chunk = [UInt8](unsafeUninitializedCapacity: min(64 * 1024, remaining)) { buffer, count in
-                let n = read(fd, buffer.baseAddress, buffer.count)
+                let n = read(file.fd, buffer.baseAddress, buffer.count)
                 failed = n <= 0
                 count = max(n, 0)
             }
@@ -48,31 +61,45 @@ struct StaticFiles: Sendable {
         }
     }
 
-    /// The real path of the file for a URL path, or an HTTPError.
-    func resolve(_ urlPath: Substring) throws -> String {
+    /// Opens the file for a URL path, or throws the HTTPError to answer with.
+    func open(_ urlPath: Substring) throws -> OpenFile {
         guard let decoded = PercentDecoding.decodeBytes(urlPath) else { throw HTTPError(.badRequest, "malformed percent-encoding") }
         guard !decoded.contains(0), !decoded.contains(UInt8(ascii: "\\")),
               let text = String(validating: decoded, as: UTF8.self)
         else { throw HTTPError(.badRequest, "invalid path") }
         let segments = text.split(separator: "/", omittingEmptySubsequences: true)
         if segments.contains(where: { $0 == ".." || $0 == "." }) { throw HTTPError(.badRequest, "path traversal refused") }
-        var candidate = ([root] + segments.map(String.init)).joined(separator: "/")
-        if Self.isDirectory(candidate) { candidate += "/index.html" }
-        guard let real = Self.realPath(candidate), real == root || real.hasPrefix(root + "/") else {
+        let relative = segments.isEmpty ? "." : segments.joined(separator: "/")
+        var file = OpenFile(fd: openInside(relative), size: 0, name: segments.last.map(String.init) ?? "")
+        var info = stat()
+        if file.fd >= 0, fstat(file.fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR {
+            close(file.fd)
+            file = OpenFile(fd: openInside(relative + "/index.html"), size: 0, name: "index.html")
+            if file.fd >= 0, fstat(file.fd, &info) != 0 { info.st_mode = 0 }
+        }
+        guard file.fd >= 0 else { throw HTTPError(.notFound, "not found") }
+        guard (info.st_mode & S_IFMT) == S_IFREG else {
+            close(file.fd)
             throw HTTPError(.notFound, "not found")
         }
-        return real
+        file.size = Int(info.st_size)
+        return file
+    }
+
+    /// A descriptor for `relative` under the folder, or -1.
+    private func openInside(_ relative: String) -> Int32 {
+        let fd = sluice_open_beneath(folder.fd, relative)
+        guard fd < 0, errno == EXDEV || errno == ENOSYS else { return fd }
+        // A symbolic link with an absolute target (openat2 refuses those even when they stay inside),
+        // or a kernel without openat2: resolve the whole path and check it is still inside.
+        guard let real = Self.realPath(root + "/" + relative), real.hasPrefix(root + "/") else { return -1 }
+        return Glibc.open(real, O_RDONLY | O_CLOEXEC)
     }
 
     static func realPath(_ path: String) -> String? {
         guard let resolved = realpath(path, nil) else { return nil }
         defer { free(resolved) }
         return String(validatingCString: resolved)
-    }
-
-    static func isDirectory(_ path: String) -> Bool {
-        var info = stat()
-        return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
     }
 
     static func contentType(for path: String) -> String {
@@ -95,6 +122,13 @@ struct StaticFiles: Sendable {
         default: "application/octet-stream"
         }
     }
+}
+
+/// The served folder's descriptor, closed with the last router that serves it.
+private final class FolderDescriptor: Sendable {
+    let fd: Int32
+    init(_ fd: Int32) { self.fd = fd }
+    deinit { close(fd) }
 }
 
 extension Router {
