@@ -105,4 +105,33 @@ import Testing
         guard case .bytes(let rest) = try #require(second.drain().first) else { Issue.record("expected bytes"); return }
         #expect(two == [8, 9] && rest == [10])
     }
+
+    @Test func peekSizesFramesAsReadWouldWithoutTakingAnything() async throws {
+        let queue = OutboundQueue {}
+        try await queue.write([1, 2, 3, 4, 5])
+        try await queue.write([6, 7])
+        // Sized, then read, frame by frame (nghttp2's NO_COPY order); peeking twice changes nothing.
+        var frame = [UInt8](repeating: 0, count: 3)
+        let first = queue.peek(upTo: 3)
+        #expect(first.count == 3 && !first.ended)
+        #expect(queue.peek(upTo: 3).count == 3)
+        _ = frame.withUnsafeMutableBytes { queue.read(into: $0, takingEnd: first.ended) }
+        #expect(frame == [1, 2, 3])
+        // Across the chunk boundary: 4, 5 | 6.
+        #expect(queue.peek(upTo: 3).count == 3)
+        _ = frame.withUnsafeMutableBytes { queue.read(into: $0, takingEnd: false) }
+        #expect(frame == [4, 5, 6])
+        // Sized before the end arrives: the end that arrives between sizing and reading stays queued
+        // for the next frame instead of being swallowed by this one.
+        let last = queue.peek(upTo: 3)
+        #expect(last.count == 1 && !last.ended)
+        queue.finish(trailers: [.contentType: "x"])
+        var one = [UInt8](repeating: 0, count: 1)
+        let read = one.withUnsafeMutableBytes { queue.read(into: $0, takingEnd: last.ended) }
+        #expect(read.count == 1 && !read.ended && one == [7])
+        let end = queue.peek(upTo: 3)
+        #expect(end.count == 0 && end.ended && end.trailers?[.contentType] == "x")
+        let taken = queue.read(into: UnsafeMutableRawBufferPointer(start: nil, count: 0), takingEnd: true)
+        #expect(taken.ended && queue.isEmpty)
+    }
 }

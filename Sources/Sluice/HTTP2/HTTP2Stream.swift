@@ -27,6 +27,8 @@ final class HTTP2Stream {
     var task: Task<Void, Never>?
     /// nghttp2 asked for data and we had none: a write must resume the stream.
     var deferred = false
+    /// The DATA frame nghttp2 has sized (and will ask us to write) carries the body's end.
+    var frameEndsBody = false
     /// Trailers to submit once the body's last DATA frame is out.
     var trailers: HTTPFields?
 

@@ -166,13 +166,15 @@ public final class OutboundQueue: @unchecked Sendable {
     /// Copies queued body bytes, in order, into `buffer` (a pull-based sender's frame, such as an HTTP/2
     /// data source's) until it is full or the end marker is reached; `ended` and `trailers` say
     /// whether it was. One copy, straight from the writers' arrays. The bytes stay pending until
-    /// acknowledged.
-    public func read(into buffer: UnsafeMutableRawBufferPointer) -> (count: Int, ended: Bool, trailers: HTTPFields?) {
+    /// acknowledged. With `takingEnd` false the end marker stays queued (a frame already sized
+    /// without it must not swallow an end that arrived since).
+    public func read(into buffer: UnsafeMutableRawBufferPointer, takingEnd: Bool = true) -> (count: Int, ended: Bool, trailers: HTTPFields?) {
         lock.withLock {
             var count = 0
             while let first = items.first {
                 switch first {
                 case .end(let trailers):
+                    if !takingEnd { return (count, false, nil) }
                     items.removeFirst()
                     return (count, true, trailers)
                 case .bytes(let bytes):
@@ -187,6 +189,28 @@ public final class OutboundQueue: @unchecked Sendable {
                         items.removeFirst()
                         headOffset = 0
                     }
+                }
+            }
+            return (count, false, nil)
+        }
+    }
+
+    /// What ``read(into:takingEnd:)`` would copy into a buffer of `limit` bytes, without taking it: for a
+    /// sender that sizes a frame first and copies its bytes when it writes it (nghttp2's NO_COPY data).
+    public func peek(upTo limit: Int) -> (count: Int, ended: Bool, trailers: HTTPFields?) {
+        lock.withLock {
+            var count = 0
+            var offset = headOffset
+            for item in items {
+                switch item {
+                case .end(let trailers):
+                    return (count, true, trailers)
+                case .bytes(let bytes):
+                    let n = min(bytes.count - offset, limit - count)
+                    if n <= 0 { return (count, false, nil) }
+                    count += n
+                    if offset + n < bytes.count { return (count, false, nil) }
+                    offset = 0
                 }
             }
             return (count, false, nil)
