@@ -77,16 +77,26 @@ enum HandlerRunner {
 
     @inline(never)
     private static func runWebSocket(
-        _ handle: @escaping Router.WebSocketHandler, options: @escaping @Sendable (Request) throws -> WebSocketOptions, request: Request, sink: ResponseSink,
-        logger: Logger, dropAfter: Int?
+        _ handle: @escaping Router.WebSocketHandler, options: @escaping @Sendable (Request) throws -> WebSocketOptions, request: Request,
+        sink: ResponseSink, logger: Logger, dropAfter: Int?
     ) async throws {
+        let (agreement, options) = try acceptWebSocket(request, options: options, sink: sink)
+        await WebSocketSession.run(handle, request: request, agreement: agreement, options: options, sink: sink,
+                                   logger: logger, dropAfter: dropAfter)
+    }
+
+    /// Agrees on the upgrade and sends its response head, or throws the refusal. Not async, so its
+    /// temporaries (the head's fields) live on the thread's stack, not in the connection's task.
+    @inline(never)
+    private static func acceptWebSocket(
+        _ request: Request, options: @Sendable (Request) throws -> WebSocketOptions, sink: ResponseSink
+    ) throws -> (WebSocketHandshake.Agreement, WebSocketOptions) {
         switch WebSocketRoute.decide(request, options: options) {
         case .failure(let refusal):
             throw refusal
         case .success(let (agreement, options)):
             try sink.sendHead(WebSocketHandshake.responseHead(agreement, http2: request.method == .connect))
-            await WebSocketSession.run(handle, request: request, agreement: agreement, options: options, sink: sink,
-                                       logger: logger, dropAfter: dropAfter)
+            return (agreement, options)
         }
     }
 

@@ -12,14 +12,18 @@ enum WebSocketSession {
     ) async {
         let ws = WebSocket(sink: sink, options: options, subprotocol: agreement.subprotocol, deflate: agreement.deflate)
         ws.state.withLock { $0.dropAfter = dropAfter }
+        // The read loop runs in this task and the handler (and the pinger) in child tasks: a task per
+        // job costs ~1.3 KB per connection, held as long as the connection is open.
         await withTaskGroup(of: Void.self) { group in
-            group.addTask {
-                await readLoop(ws, inbound: request.bodyStream, deflate: agreement.deflate, options: options)
-            }
             if let interval = options.pingInterval {
                 group.addTask { await keepAlive(ws, interval: interval, inbound: request.bodyStream) }
             }
             group.addTask {
+                defer {
+                    // However the handler ended, the connection ends with it: a read loop still
+                    // waiting (for a close reply that never came, or after a `drop_after`) stops.
+                    request.bodyStream.fail(OutboundClosedError(reason: "WebSocket handler finished"))
+                }
                 do {
                     try await handler(request, ws)
                 } catch is WebSocket.ClosedError {
@@ -35,7 +39,7 @@ enum WebSocketSession {
                 await ws.close()
             }
             // The read loop ends the connection: the peer closed, broke the protocol, or went away.
-            _ = await group.next()
+            await readLoop(ws, inbound: request.bodyStream, deflate: agreement.deflate, options: options)
             group.cancelAll()
         }
         sink.finish(trailers: nil)
