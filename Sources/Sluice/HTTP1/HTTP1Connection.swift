@@ -7,7 +7,8 @@ import SluiceCore
 ///
 /// One pump: readable → parse (one request at a time, so pipelined requests are answered in order)
 /// → start the handler Task → its bytes arrive through an ``OutboundQueue`` → the loop moves them into
-/// the bufferevent → libevent writes them. The connection stops reading while a response is in
+/// the bufferevent → at the end of the loop's turn they are written (``WriteThrough`` on a plain socket;
+/// libevent writes for TLS and whatever the socket did not take). The connection stops reading while a response is in
 /// flight and its input buffer is full, so a pipelining client cannot grow memory without bound.
 final class HTTP1Connection: ServerConnection, DeferredWriter {
     private enum State { case open, draining, closed }

@@ -7,10 +7,12 @@ import SluiceCore
 /// One HTTP/2 connection (h2c with prior knowledge, or h2 after ALPN), confined to its loop.
 ///
 /// The pump follows nghttp2's libevent example: readable → `nghttp2_session_mem_recv` → drain
-/// input → `nghttp2_session_send`; the send callback refuses (WOULDBLOCK) once the socket's output
-/// holds ``HTTP2Settings/outputBufferLimit`` bytes, and the write callback pumps again as it drains.
+/// input → `nghttp2_session_send`; the send callbacks refuse (WOULDBLOCK) once the socket's output
+/// holds ``HTTP2Settings/outputBufferLimit`` bytes, the output is written at the end of the loop's
+/// turn (``WriteThrough``), and the write callback pumps again as it drains.
 /// Each response body is an nghttp2 data source over the stream's ``OutboundQueue``: an empty queue
-/// answers `NGHTTP2_ERR_DEFERRED`, a producer's write resumes the stream. nghttp2 pulls only what
+/// answers `NGHTTP2_ERR_DEFERRED`, a producer's write resumes the stream; DATA frames take the
+/// NO_COPY path (sized from the queue, their bytes copied once, into the socket's output). nghttp2 pulls only what
 /// the peer's windows allow, so a slow reader stalls its own stream and nothing else.
 final class HTTP2Connection: ServerConnection, DeferredWriter {
     private enum State { case open, draining, closed }
