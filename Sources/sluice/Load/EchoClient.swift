@@ -15,7 +15,9 @@ final class EchoClient {
     private(set) var state = State.connecting
     private var fd: Int32 = -1
     private var readEvent: OpaquePointer?
-    private var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+    /// Where `recv` puts what arrives: one buffer for all connections of the run (one loop thread),
+    /// not 64 KiB each.
+    private let scratch: UnsafeMutableRawBufferPointer
     private let handshake = HTTP1ResponseParser()
     private var frames = WebSocketFrameParser(role: .client)
     private let frame: [UInt8]
@@ -26,7 +28,9 @@ final class EchoClient {
     private let onState: (EchoClient) -> Void
 
     /// `payload` is sent `messages` times once `go()` is called.
-    init(payload: [UInt8], messages: Int, onEcho: @escaping (Int) -> Void, onState: @escaping (EchoClient) -> Void) {
+    init(payload: [UInt8], messages: Int, scratch: UnsafeMutableRawBufferPointer,
+         onEcho: @escaping (Int) -> Void, onState: @escaping (EchoClient) -> Void) {
+        self.scratch = scratch
         // Every message is the same frame: one masking key for all is fine for a load generator (the
         // server unmasks each frame; the key's secrecy only matters against proxies).
         frame = WebSocketFrameEncoder.encode(WebSocketFrame(opcode: .binary, payload: payload), maskingKey: (0x12, 0x34, 0x56, 0x78))
@@ -80,13 +84,13 @@ final class EchoClient {
     }
 
     private func readable() {
-        let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+        let count = recv(fd, scratch.baseAddress, scratch.count, 0)
         if count == 0 { return change(.failed("connection closed by the server")) }
         if count < 0 {
             if errno == EAGAIN || errno == EINTR { return }
             return change(.failed("recv: errno \(errno)"))
         }
-        let received = buffer[0..<count]
+        let received = UnsafeRawBufferPointer(rebasing: scratch[0..<count])
         if case .connecting = state {
             do {
                 for event in try handshake.feed(received) {

@@ -80,6 +80,7 @@ final class EchoRun: @unchecked Sendable {
     private var histogram = LatencyHistogram()
     private var done: CheckedContinuation<Outcome, any Error>?
     private var deadline: LoopTimer?
+    private let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 16)
 
     init(connections: Int, messages: Int, size: Int, request: [UInt8], address: NumericAddress, loop: EventLoop) {
         self.connections = connections
@@ -96,7 +97,7 @@ final class EchoRun: @unchecked Sendable {
         deadline.schedule(after: timeout) { [unowned self] in self.fail("timed out after \(timeout)") }
         self.deadline = deadline
         for _ in 0..<connections {
-            let client = EchoClient(payload: payload, messages: messages,
+            let client = EchoClient(payload: payload, messages: messages, scratch: scratch,
                                     onEcho: { [unowned self] micros in self.histogram.record(micros) },
                                     onState: { [unowned self] client in self.changed(client) })
             clients.append(client)
@@ -138,4 +139,6 @@ final class EchoRun: @unchecked Sendable {
         clients.removeAll()
         deadline = nil
     }
+
+    deinit { scratch.deallocate() }
 }
