@@ -225,8 +225,7 @@ final class HTTP1Connection: ServerConnection, DeferredWriter {
         let logger = context.configuration.logger
         let maxBody = context.configuration.limits.maxBodyBytes
         let faults = context.configuration.faultInjection
-        let preferred: (any TaskExecutor)? = context.configuration.handlerPlacement == .eventLoop ? loop : nil
-        exchange?.task = Task(executorPreference: preferred) {
+        exchange?.task = HandlerRunner.start(placement: context.configuration.handlerPlacement, loop: loop) {
             await HandlerRunner.run(route.handler, request: request, sink: sink, maxBodyBytes: maxBody, logger: logger, faultInjection: faults)
         }
     }

@@ -346,8 +346,7 @@ final class HTTP2Connection: ServerConnection, DeferredWriter {
         let logger = context.configuration.logger
         let maxBody = context.configuration.limits.maxBodyBytes
         let faults = context.configuration.faultInjection
-        let preferred: (any TaskExecutor)? = context.configuration.handlerPlacement == .eventLoop ? loop : nil
-        stream.task = Task(executorPreference: preferred) {
+        stream.task = HandlerRunner.start(placement: context.configuration.handlerPlacement, loop: loop) {
             await HandlerRunner.run(route.handler, request: request, sink: sink, maxBodyBytes: maxBody, logger: logger, faultInjection: faults)
         }
     }
