@@ -60,6 +60,8 @@ public final class EventLoop: @unchecked Sendable {
     }
 
     deinit {
+        // Writers still waiting own libevent objects of this base: they go before the base does.
+        writers.removeAll()
         if let dns { evdns_base_free(dns, 0) }
         event_free(wakeEvent)
         event_base_free(base)
