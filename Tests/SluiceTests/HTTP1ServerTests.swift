@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import Sluice
 
@@ -242,6 +243,41 @@ import Testing
                 return String(decoding: try client.readToEnd(), as: UTF8.self)
             }
             #expect(raw.hasSuffix("\r\n\r\n4\r\ndata\r\n0\r\nX-Checksum: 1234\r\n\r\n"))
+        }
+    }
+
+    /// On the event loop (the default) a handler that blocks holds its loop: the loop answers nothing
+    /// else meanwhile, not even a malformed request (which it answers itself, without a handler). On
+    /// the concurrent pool it does not. Ordering, not timing, decides; the client is a plain thread,
+    /// so a busy pool cannot delay what it records.
+    @Test(arguments: [HandlerPlacement.eventLoop, .concurrentPool])
+    func handlerPlacementDecidesWhetherABlockingHandlerHoldsTheLoop(_ placement: HandlerPlacement) async throws {
+        let events = Locked<[String]>([])
+        try await withServer(loops: 1, configure: { $0.handlerPlacement = placement }, routes: { router in
+            router.addTestEndpoints()
+            router.get("/block") { _ in
+                events.withLock { $0.append("block started") }
+                usleep(2_000_000)  // blocks its thread on purpose
+                events.withLock { $0.append("block ended") }
+                return Response(text: "done")
+            }
+        }) { server in
+            try await blocking {
+                let blocked = try RawClient(port: server.port)
+                try blocked.send("GET /block HTTP/1.1\r\nHost: t\r\n\r\n")
+                for _ in 0..<1000 where !events.withLock({ $0.contains("block started") }) { usleep(10_000) }
+                let other = try RawClient(port: server.port)
+                try other.send("GET / HTTP/1.1\r\nHost: t\r\nnot a header line\r\n\r\n")
+                let refused = try other.readResponse()
+                events.withLock { $0.append("loop answered") }
+                #expect(refused.status == 400)
+                #expect(try blocked.readResponse().text == "done")
+            }
+        }
+        let order = events.withLock { $0 }
+        switch placement {
+        case .eventLoop: #expect(order == ["block started", "block ended", "loop answered"])
+        case .concurrentPool: #expect(order == ["block started", "loop answered", "block ended"])
         }
     }
 }
