@@ -103,4 +103,37 @@ import Testing
         defer { group.shutdown() }
         #expect((0..<6).map { _ in group.next().index } == [0, 1, 2, 0, 1, 2])
     }
+
+    /// A writer still waiting when its loop stops holds the loop and owns libevent objects of it (here
+    /// a timer, as a connection does): shutdown must let it go, or the two keep each other alive.
+    @Test func writersStillWaitingAtShutdownGoBeforeTheirLoop() async throws {
+        final class Writer: DeferredWriter, @unchecked Sendable {
+            let loop: EventLoop
+            let timer: LoopTimer
+            let released: Locked<Bool>
+            init(loop: EventLoop, released: Locked<Bool>) {
+                self.loop = loop
+                timer = LoopTimer(loop: loop)
+                self.released = released
+            }
+            // Always has more to write: asks again each turn, so one is waiting when the loop stops.
+            func writeQueuedOutput() { loop.writeSoon(self) }
+            deinit { released.withLock { $0 = true } }
+        }
+        let released = Locked(false)
+        do {
+            let loop = EventLoop(index: 0)
+            loop.start()
+            await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+                loop.execute {
+                    let writer = Writer(loop: loop, released: released)
+                    writer.timer.schedule(after: .seconds(60)) {}
+                    loop.writeSoon(writer)
+                    done.resume()
+                }
+            }
+            loop.shutdown()
+        }
+        #expect(released.withLock { $0 })
+    }
 }

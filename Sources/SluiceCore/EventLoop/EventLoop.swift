@@ -60,8 +60,6 @@ public final class EventLoop: @unchecked Sendable {
     }
 
     deinit {
-        // Writers still waiting own libevent objects of this base: they go before the base does.
-        writers.removeAll()
         if let dns { evdns_base_free(dns, 0) }
         event_free(wakeEvent)
         event_base_free(base)
@@ -170,6 +168,10 @@ public final class EventLoop: @unchecked Sendable {
         self.thread = nil
         // Jobs queued after the break run nowhere; run them here so nothing waits forever.
         while !runPendingJobs() {}
+        // A writer that still asks has nothing left to write with. Writers hold their loop (and own
+        // libevent objects of its base): dropped now, they go while the base exists, and the cycle
+        // loop → writer → loop cannot keep both alive.
+        writers.removeAll()
     }
 }
 
