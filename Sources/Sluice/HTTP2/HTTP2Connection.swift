@@ -441,17 +441,16 @@ final class HTTP2Connection: ServerConnection, DeferredWriter {
         let output = bufferevent_get_output(bev)
         if evbuffer_get_length(output) >= settings.outputBufferLimit { return NGHTTP2_ERR_WOULDBLOCK.rawValue }
         evbuffer_add(output, header, 9)
+        // An empty frame (the body's end alone) still takes the end marker from the queue.
+        var space = iovec(iov_base: nil, iov_len: 0)  // evbuffer_iovec is a macro for it
+        if length > 0, evbuffer_reserve_space(output, length, &space, 1) != 1 { return NGHTTP2_ERR_CALLBACK_FAILURE.rawValue }
+        let (copied, _, _) = sink.queue.read(into: UnsafeMutableRawBufferPointer(start: space.iov_base, count: length),
+                                             takingEnd: stream.frameEndsBody)
+        // Only the producer appends meanwhile, so what was sized is still there.
+        guard copied == length else { return NGHTTP2_ERR_CALLBACK_FAILURE.rawValue }
         if length > 0 {
-            var space = iovec()  // evbuffer_iovec is a macro for it
-            guard evbuffer_reserve_space(output, length, &space, 1) == 1 else { return NGHTTP2_ERR_CALLBACK_FAILURE.rawValue }
-            let (copied, _, _) = sink.queue.read(into: UnsafeMutableRawBufferPointer(start: space.iov_base, count: length),
-                                                 takingEnd: stream.frameEndsBody)
-            // Only the producer appends meanwhile, so what was sized is still there.
-            guard copied == length else { return NGHTTP2_ERR_CALLBACK_FAILURE.rawValue }
             space.iov_len = length
             evbuffer_commit_space(output, &space, 1)
-        } else if stream.frameEndsBody {
-            _ = sink.queue.read(into: UnsafeMutableRawBufferPointer(start: nil, count: 0))
         }
         // The bytes now sit in the socket's output, which the output limit bounds.
         sink.queue.acknowledge(length)
