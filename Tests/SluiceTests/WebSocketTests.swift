@@ -126,6 +126,31 @@ func wsProbe(_ arguments: [String]) async throws -> [String: Any] {
         }
     }
 
+    /// The handler's end ends the connection even when the peer never answers the close frame (and
+    /// no pings would find it out): the read loop stops after the close timeout.
+    @Test func aHandlerThatEndsClosesAPeerThatNeverAnswers() async throws {
+        var options = WebSocketOptions()
+        options.pingInterval = nil
+        options.closeTimeout = .milliseconds(200)
+        try await withServer(routes: { router in
+            router.webSocket("/bye", options: options) { _, _ in }
+        }) { server in
+            try await blocking {
+                let client = try RawClient(port: server.port, timeout: 30)
+                try client.send("GET /bye HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+                #expect(try client.readResponse(headRequest: true).status == 101)
+                var received: [UInt8] = []
+                while true {
+                    let chunk = try client.read()
+                    if chunk.isEmpty { break }
+                    received += chunk
+                }
+                #expect(Array(received.prefix(4)) == [0x88, 0x02, 0x03, 0xE8])  // close 1000, never answered
+            }
+            #expect(await eventually { server.server.connectionCount == 0 })
+        }
+    }
+
     @Test func answeredPingsKeepTheConnection() async throws {
         var options = WebSocketOptions()
         options.pingInterval = .milliseconds(50)

@@ -53,8 +53,18 @@ final class RawClient: @unchecked Sendable {
         }
     }
 
-    /// Up to `max` bytes; empty at end of stream; throws on timeout.
+    /// Up to `max` bytes — first any that arrived behind the last response read — empty at end of
+    /// stream; throws on timeout.
     func read(max: Int = 65536) throws -> [UInt8] {
+        if !pending.isEmpty {
+            let taken = Array(pending.prefix(max))
+            pending.removeFirst(taken.count)
+            return taken
+        }
+        return try receive(max: max)
+    }
+
+    private func receive(max: Int = 65536) throws -> [UInt8] {
         var buffer = [UInt8](repeating: 0, count: max)
         let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, max, 0) }
         if n < 0 {
@@ -79,7 +89,7 @@ final class RawClient: @unchecked Sendable {
     /// Reads one whole response (Content-Length, chunked, or to the end).
     func readResponse(headRequest: Bool = false) throws -> HTTPTestResponse {
         while findHeadEnd() == nil {
-            let chunk = try read()
+            let chunk = try receive()
             if chunk.isEmpty { throw TestFailure("closed before a response head; got \(String(decoding: pending, as: UTF8.self))") }
             pending += chunk
         }
@@ -105,8 +115,9 @@ final class RawClient: @unchecked Sendable {
                 pending.removeFirst(size + 2)
             }
         } else {
-            response.body = pending + (try readToEnd())
+            let early = pending
             pending = []
+            response.body = early + (try readToEnd())
         }
         return response
     }
@@ -121,7 +132,7 @@ final class RawClient: @unchecked Sendable {
 
     private func fill(_ count: Int) throws {
         while pending.count < count {
-            let chunk = try read()
+            let chunk = try receive()
             if chunk.isEmpty { throw TestFailure("closed mid-body") }
             pending += chunk
         }
@@ -134,7 +145,7 @@ final class RawClient: @unchecked Sendable {
                 pending.removeFirst(i + 1)
                 return line
             }
-            let chunk = try read()
+            let chunk = try receive()
             if chunk.isEmpty { throw TestFailure("closed mid-line") }
             pending += chunk
         }
