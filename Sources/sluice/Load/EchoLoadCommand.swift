@@ -31,10 +31,7 @@ struct EchoLoadCommand: AsyncParsableCommand {
     var timeout = 120.0
 
     func run() async throws {
-        guard let endpoint = ClientEndpoint(url: url), !endpoint.secure,
-              let address = NumericAddress(host: endpoint.host, port: endpoint.port) else {
-            throw ValidationError("need ws://ADDRESS:PORT/PATH with a numeric address, got \(url)")
-        }
+        let (endpoint, address) = try LoadTarget.plain(url, form: "ws://ADDRESS:PORT/PATH")
         let key = Data((0..<16).map { _ in UInt8.random(in: 0...255) }).base64EncodedString()
         let request = Array("""
             GET \(endpoint.target) HTTP/1.1\r\nHost: \(endpoint.authority)\r\nUpgrade: websocket\r\n\
@@ -48,11 +45,11 @@ struct EchoLoadCommand: AsyncParsableCommand {
             loop.execute { run.closeAll() }
             loop.shutdown()
         }
-        let cpu0 = FanoutLoadCommand.cpuSeconds()
+        let cpu0 = LoadTarget.cpuSeconds()
         let result = try await withCheckedThrowingContinuation { (done: CheckedContinuation<EchoRun.Outcome, any Error>) in
             loop.execute { run.begin(done, timeout: .seconds(timeout)) }
         }
-        let cpu = FanoutLoadCommand.cpuSeconds() - cpu0
+        let cpu = LoadTarget.cpuSeconds() - cpu0
         let wall = Double(result.micros) / 1e6
         print("""
             {"connections":\(connections),"roundTrips":\(result.roundTrips),"seconds":\(String(format: "%.2f", wall)),\

@@ -36,10 +36,7 @@ struct FanoutLoadCommand: AsyncParsableCommand {
     var timeout = 20.0
 
     func run() async throws {
-        guard let endpoint = ClientEndpoint(url: url), !endpoint.secure,
-              let address = NumericAddress(host: endpoint.host, port: endpoint.port) else {
-            throw ValidationError("need http://ADDRESS:PORT/PATH with a numeric address, got \(url)")
-        }
+        let (endpoint, address) = try LoadTarget.plain(url, form: "http://ADDRESS:PORT/PATH")
         let request = Array("GET \(endpoint.target) HTTP/1.1\r\nHost: \(endpoint.authority)\r\nAccept: text/event-stream\r\n\r\n".utf8)
 
         let loop = EventLoop(index: 0)
@@ -62,7 +59,7 @@ struct FanoutLoadCommand: AsyncParsableCommand {
             FileHandle.standardError.write(Data("fanout: only \(run.streaming) of \(connections) streaming after \(timeout) s\n".utf8))
         }
         try await Task.sleep(for: .seconds(warmup))
-        let cpu0 = Self.cpuSeconds()
+        let cpu0 = LoadTarget.cpuSeconds()
         let wall0 = ContinuousClock.now
         loop.execute { run.measuring = true }
         try await Task.sleep(for: .seconds(seconds))
@@ -73,20 +70,13 @@ struct FanoutLoadCommand: AsyncParsableCommand {
             }
         }
         let wall = (ContinuousClock.now - wall0) / .seconds(1)
-        let cpu = Self.cpuSeconds() - cpu0
+        let cpu = LoadTarget.cpuSeconds() - cpu0
         let perSecond = Int(Double(result.events) / wall)
         print("""
             {"connections":\(connections),"streaming":\(result.streaming),"seconds":\(String(format: "%.2f", wall)),\
             "events":\(result.events),"events_per_second":\(perSecond),"p50us":\(result.p50),"p99us":\(result.p99),\
             "max_us":\(result.max),"loader_cpu":\(String(format: "%.2f", cpu / wall))}
             """)
-    }
-
-    /// User + system CPU seconds of this process.
-    static func cpuSeconds() -> Double {
-        var usage = rusage()
-        getrusage(RUSAGE_SELF.rawValue, &usage)
-        return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
     }
 }
 
