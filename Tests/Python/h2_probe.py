@@ -7,7 +7,10 @@ client library would refuse to misbehave. Prints one JSON object; the Swift test
     h2_probe.py rapid-reset PORT COUNT    HEADERS+RST_STREAM pairs until GOAWAY
     h2_probe.py reset PORT PATH           RST_STREAM(CANCEL) after the first DATA
     h2_probe.py flow PORT SLOW FAST BYTES [MS]  a tiny-window slow stream beside a fast one
+    h2_probe.py bodies PORT PATH...       all PATHs at once on one connection: each body's length,
+                                          SHA-256 and how its stream ended
 """
+import hashlib
 import json
 import socket
 import sys
@@ -404,6 +407,38 @@ def flow(port, slow_path, fast_path, expected_bytes, interval=0.02):
             "slow_seconds": ended.get(1), "fast_seconds": ended.get(3), "expected": expected_bytes}
 
 
+def bodies(port, paths):
+    """One stream per path, all requested at once; windows reopened as data arrives."""
+    peer = Peer(port)
+    peer.send(WindowUpdateFrame(0, window_increment=2**30))
+    ids = [1 + 2 * i for i in range(len(paths))]
+    peer.send(*[peer.request(i, path=p) for i, p in zip(ids, paths)])
+    received = {i: bytearray() for i in ids}
+    status = {}
+    ended = {}
+    deadline = time.time() + 30
+    while len(ended) < len(ids) and time.time() < deadline:
+        frame = peer.read_frame(deadline)
+        if frame is None:
+            break
+        if isinstance(frame, HeadersFrame) and frame.stream_id in received:
+            status[frame.stream_id] = dict(frame.decoded).get(":status")
+        if isinstance(frame, DataFrame) and frame.stream_id in received:
+            received[frame.stream_id] += frame.data
+            if frame.data:
+                peer.send(WindowUpdateFrame(frame.stream_id, window_increment=len(frame.data)))
+        if isinstance(frame, (HeadersFrame, DataFrame)) and "END_STREAM" in frame.flags and frame.stream_id in received:
+            ended[frame.stream_id] = "END_STREAM"
+        if isinstance(frame, RstStreamFrame) and frame.stream_id in received:
+            ended[frame.stream_id] = "RST_STREAM " + CODES.get(frame.error_code, str(frame.error_code))
+        if isinstance(frame, GoAwayFrame):
+            break
+    peer.close()
+    return {"streams": [{"path": p, "status": status.get(i), "bytes": len(received[i]),
+                         "sha256": hashlib.sha256(received[i]).hexdigest(), "end": ended.get(i)}
+                        for i, p in zip(ids, paths)]}
+
+
 if __name__ == "__main__":
     mode, port = sys.argv[1], int(sys.argv[2])
     if mode == "conformance":
@@ -418,6 +453,8 @@ if __name__ == "__main__":
         out = reset(port, sys.argv[3])
     elif mode == "flow":
         out = flow(port, sys.argv[3], sys.argv[4], int(sys.argv[5]), float(sys.argv[6]) / 1000 if len(sys.argv) > 6 else 0.02)
+    elif mode == "bodies":
+        out = bodies(port, sys.argv[3:])
     else:
         raise SystemExit(f"unknown mode {mode}")
     print(json.dumps(out))

@@ -1,3 +1,4 @@
+import Foundation
 import HTTPTypes
 import Testing
 @testable import SluiceCore
@@ -87,7 +88,7 @@ import Testing
         var frames: [Int] = []
         var trailers: HTTPFields?
         while true {
-            let (n, ended, t) = frame.withUnsafeMutableBytes { queue.read(into: $0) }
+            let (n, ended, t) = try frame.withUnsafeMutableBytes { try queue.read(into: $0) }
             body += frame[..<n]
             frames.append(n)
             if ended { trailers = t; break }
@@ -101,7 +102,7 @@ import Testing
         let second = OutboundQueue {}
         try await second.write([8, 9, 10])
         var two = [UInt8](repeating: 0, count: 2)
-        _ = two.withUnsafeMutableBytes { second.read(into: $0) }
+        _ = try two.withUnsafeMutableBytes { try second.read(into: $0) }
         guard case .bytes(let rest) = try #require(second.drain().first) else { Issue.record("expected bytes"); return }
         #expect(two == [8, 9] && rest == [10])
     }
@@ -115,11 +116,11 @@ import Testing
         let first = queue.peek(upTo: 3)
         #expect(first.count == 3 && !first.ended)
         #expect(queue.peek(upTo: 3).count == 3)
-        _ = frame.withUnsafeMutableBytes { queue.read(into: $0, takingEnd: first.ended) }
+        _ = try frame.withUnsafeMutableBytes { try queue.read(into: $0, takingEnd: first.ended) }
         #expect(frame == [1, 2, 3])
         // Across the chunk boundary: 4, 5 | 6.
         #expect(queue.peek(upTo: 3).count == 3)
-        _ = frame.withUnsafeMutableBytes { queue.read(into: $0, takingEnd: false) }
+        _ = try frame.withUnsafeMutableBytes { try queue.read(into: $0, takingEnd: false) }
         #expect(frame == [4, 5, 6])
         // Sized before the end arrives: the end that arrives between sizing and reading stays queued
         // for the next frame instead of being swallowed by this one.
@@ -127,11 +128,83 @@ import Testing
         #expect(last.count == 1 && !last.ended)
         queue.finish(trailers: [.contentType: "x"])
         var one = [UInt8](repeating: 0, count: 1)
-        let read = one.withUnsafeMutableBytes { queue.read(into: $0, takingEnd: last.ended) }
+        let read = try one.withUnsafeMutableBytes { try queue.read(into: $0, takingEnd: last.ended) }
         #expect(read.count == 1 && !read.ended && one == [7])
         let end = queue.peek(upTo: 3)
         #expect(end.count == 0 && end.ended && end.trailers?[.contentType] == "x")
-        let taken = queue.read(into: UnsafeMutableRawBufferPointer(start: nil, count: 0), takingEnd: true)
+        let taken = try queue.read(into: UnsafeMutableRawBufferPointer(start: nil, count: 0), takingEnd: true)
         #expect(taken.ended && queue.isEmpty)
+    }
+
+    /// A file of `bytes` in the temporary folder, opened for reading (the caller's region owns it).
+    static func openTemporaryFile(_ bytes: [UInt8]) throws -> Int32 {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-region-\(UInt32.random(in: 0...UInt32.max))").path
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        defer { unlink(path) }
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        try #require(fd >= 0)
+        return fd
+    }
+
+    @Test func fileRegionsAreReadInOrderWithBytesAndCountAsPending() async throws {
+        let counter = WakeCounter()
+        let queue = OutboundQueue(watermarks: Watermarks(high: 4, low: 2)) { counter.wake() }
+        let fd = try Self.openTemporaryFile(Array(0..<100))
+        try await queue.write([200, 201])
+        // Bytes 10..<17 of the file: a region far above the high-water mark does not make its writer wait.
+        try queue.write(file: FileRegion(takingOwnershipOf: fd, offset: 10, count: 7))
+        #expect(queue.pendingBytes == 9 && queue.statistics.suspensions == 0)
+        // The region's bytes count as pending: a write after it would wait for them to go out.
+        #expect(try queue.push([202]))
+        queue.finish()
+        #expect(counter.count.withLock { $0 } == 1)
+        // Frames of 4 cross from bytes into the file and out again, as read and as peeked.
+        var frame = [UInt8](repeating: 0, count: 4)
+        var body: [UInt8] = []
+        var sizes: [Int] = []
+        while true {
+            let sized = queue.peek(upTo: 4)
+            let (n, ended, _) = try frame.withUnsafeMutableBytes { try queue.read(into: $0, takingEnd: sized.ended) }
+            #expect(n == sized.count)
+            body += frame[..<n]
+            sizes.append(n)
+            if ended { break }
+        }
+        #expect(sizes == [4, 4, 2])
+        #expect(body == [200, 201, 10, 11, 12, 13, 14, 15, 16, 202])
+        // A region partly read drains as what is left of it, sharing the descriptor.
+        let second = OutboundQueue {}
+        try second.write(file: FileRegion(takingOwnershipOf: try Self.openTemporaryFile(Array(0..<10)), count: 10))
+        var three = [UInt8](repeating: 0, count: 3)
+        _ = try three.withUnsafeMutableBytes { try second.read(into: $0) }
+        guard case .file(let rest) = try #require(second.drain().first) else { Issue.record("expected a file"); return }
+        #expect(three == [0, 1, 2] && rest.offset == 3 && rest.count == 7)
+        var tail = [UInt8](repeating: 0, count: 7)
+        try tail.withUnsafeMutableBytes { try rest.read(at: 0, into: $0) }
+        #expect(tail == Array(3..<10))
+    }
+
+    @Test func aFileShorterThanItsRegionFailsTheReadAndTheDescriptorClosesWithTheLastRegion() async throws {
+        let fd = try Self.openTemporaryFile(Array(0..<5))
+        // Tests run in parallel and may reuse the number at once: the file's identity says whether
+        // the descriptor still refers to it.
+        func inode() -> UInt? {
+            var info = stat()
+            return fstat(fd, &info) == 0 ? UInt(info.st_ino) : nil
+        }
+        let original = inode()
+        do {
+            let queue = OutboundQueue {}
+            try queue.write(file: FileRegion(takingOwnershipOf: fd, count: 8))  // 3 bytes more than the file has
+            var frame = [UInt8](repeating: 0, count: 8)
+            #expect(throws: FileRegionError.self) { try frame.withUnsafeMutableBytes { try queue.read(into: $0) } }
+            #expect(inode() == original)  // still held by the queue
+            queue.close(reason: "test")
+        }
+        #expect(original != nil && inode() != original)
+        // An empty region is nothing to send.
+        let empty = OutboundQueue {}
+        try empty.write(file: FileRegion(takingOwnershipOf: try Self.openTemporaryFile([]), count: 0))
+        #expect(empty.isEmpty && empty.pendingBytes == 0)
     }
 }

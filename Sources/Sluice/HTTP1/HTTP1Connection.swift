@@ -234,22 +234,38 @@ final class HTTP1Connection: ServerConnection, DeferredWriter {
 
     /// Moves everything the producer queued into the socket's output buffer. Loop thread.
     private func flushOutput() {
-        guard state != .closed, let bev, let current = exchange else { return }
-        let output = bufferevent_get_output(bev)
+        guard state != .closed, let bev, let current = exchange, let output = bufferevent_get_output(bev) else { return }
         for item in current.queue.drain() {
             switch item {
             case .bytes(let bytes):
                 bytes.withUnsafeBytes { _ = evbuffer_add(output, $0.baseAddress, $0.count) }
-                requestWrite()
-                if let last = inOutput.last, last.queue === current.queue {
-                    inOutput[inOutput.count - 1].bytes += bytes.count
-                } else {
-                    inOutput.append((current.queue, bytes.count))
+                queued(bytes.count, from: current.queue)
+            case .file(let region):
+                do {
+                    try region.append(to: output)
+                } catch {
+                    // The head promised a length this file cannot give: what is already in the output
+                    // goes out, then the connection ends, so the peer sees the body cut short.
+                    context.configuration.logger.warning("\(remoteAddress): \(error)")
+                    current.queue.close(reason: "\(error)")
+                    requestWrite()
+                    return closeAfterFlush()
                 }
+                queued(region.count, from: current.queue)
             case .end:
                 finishExchange(closing: current.sink.closesConnection)
                 return
             }
+        }
+    }
+
+    /// `count` bytes of `queue` went into the socket's output: acknowledged as they are written.
+    private func queued(_ count: Int, from queue: OutboundQueue) {
+        requestWrite()
+        if let last = inOutput.last, last.queue === queue {
+            inOutput[inOutput.count - 1].bytes += count
+        } else {
+            inOutput.append((queue, count))
         }
     }
 

@@ -80,6 +80,25 @@ final class HTTP1ResponseSink: ResponseSink, @unchecked Sendable {
         }
     }
 
+    func write(file: FileRegion) async throws {
+        if !headSent { try sendHead(HTTPResponse(status: .ok)) }
+        guard file.count > 0 else { return }
+        // The framing and the region go in under the lock, so no other write lands between them. A
+        // region holds no memory, so nothing here waits for the queue to drain.
+        try lock.withLock {
+            switch framing {
+            case .chunked:
+                try queue.push(HTTP1ResponseEncoder.chunkSize(file.count))
+                try queue.write(file: file)
+                try queue.push(HTTP1ResponseEncoder.chunkEnd)
+            case .fixed, .closeDelimited:
+                try queue.write(file: file)
+            case .none, .unsent:
+                if queue.isClosed { throw OutboundClosedError(reason: "connection closed") }
+            }
+        }
+    }
+
     func finish(trailers: HTTPFields?) {
         if !headSent { try? sendHead(HTTPResponse(status: .ok, headerFields: [.contentLength: "0"])) }
         let last: [UInt8]? = lock.withLock {

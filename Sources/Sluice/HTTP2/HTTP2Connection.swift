@@ -376,9 +376,7 @@ final class HTTP2Connection: ServerConnection, DeferredWriter {
             return reset(id, NGHTTP2_INTERNAL_ERROR)
         }
         if let (head, endsStream) = sink.takeHead() {
-            var fields = head.headerFields
-            fields[.date] = fields[.date]  // keep order stable; decorate already ran
-            let rv: Int32 = HTTP2HeaderBlock.withNameValues(status: head.status.code, fields: fields) { nva, count in
+            let rv: Int32 = HTTP2HeaderBlock.withNameValues(status: head.status.code, fields: head.headerFields) { nva, count in
                 if endsStream {
                     return nghttp2_submit_response(session, id, nva, count, nil)
                 }
@@ -433,25 +431,35 @@ final class HTTP2Connection: ServerConnection, DeferredWriter {
         return written
     }
 
-    /// Writes a DATA frame nghttp2 sized in `readBody`: its 9-byte header, then its bytes copied from
-    /// the stream's queue straight into the socket's output (no padding: we never ask for any).
+    /// Writes a DATA frame nghttp2 sized in `readBody`: its 9-byte header and its bytes, copied from
+    /// the stream's queue (or read from a queued file) straight into the socket's output, in one
+    /// reserved piece (no padding: we never ask for any).
     private func sendData(_ frame: UnsafeMutablePointer<nghttp2_frame>, _ header: UnsafePointer<UInt8>, _ length: Int) -> Int32 {
         let id = frame.pointee.hd.stream_id
         guard let bev, let stream = streams[id], let sink = stream.sink else { return NGHTTP2_ERR_CALLBACK_FAILURE.rawValue }
         let output = bufferevent_get_output(bev)
         if evbuffer_get_length(output) >= settings.outputBufferLimit { return NGHTTP2_ERR_WOULDBLOCK.rawValue }
-        evbuffer_add(output, header, 9)
-        // An empty frame (the body's end alone) still takes the end marker from the queue.
         var space = iovec(iov_base: nil, iov_len: 0)  // evbuffer_iovec is a macro for it
-        if length > 0, evbuffer_reserve_space(output, length, &space, 1) != 1 { return NGHTTP2_ERR_CALLBACK_FAILURE.rawValue }
-        let (copied, _, _) = sink.queue.read(into: UnsafeMutableRawBufferPointer(start: space.iov_base, count: length),
-                                             takingEnd: stream.frameEndsBody)
+        guard evbuffer_reserve_space(output, 9 + length, &space, 1) == 1, let base = space.iov_base else {
+            return NGHTTP2_ERR_CALLBACK_FAILURE.rawValue
+        }
+        base.copyMemory(from: header, byteCount: 9)
+        // An empty frame (the body's end alone) still takes the end marker from the queue.
+        let copied: Int
+        do {
+            (copied, _, _) = try sink.queue.read(into: UnsafeMutableRawBufferPointer(start: base + 9, count: length),
+                                                 takingEnd: stream.frameEndsBody)
+        } catch {
+            // A file that could not be read: nothing was committed, so nghttp2 resets only this
+            // stream (RST_STREAM INTERNAL_ERROR) and the connection goes on.
+            context.configuration.logger.warning("\(remoteAddress): h2 stream \(id): \(error)")
+            sink.queue.close(reason: "\(error)")
+            return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE.rawValue
+        }
         // Only the producer appends meanwhile, so what was sized is still there.
         guard copied == length else { return NGHTTP2_ERR_CALLBACK_FAILURE.rawValue }
-        if length > 0 {
-            space.iov_len = length
-            evbuffer_commit_space(output, &space, 1)
-        }
+        space.iov_len = 9 + length
+        evbuffer_commit_space(output, &space, 1)
         // The bytes now sit in the socket's output, which the output limit bounds.
         sink.queue.acknowledge(length)
         return 0

@@ -72,6 +72,15 @@ final class HTTP2ResponseSink: ResponseSink, @unchecked Sendable {
         try await queue.write(bytes)
     }
 
+    func write(file: FileRegion) async throws {
+        if !headSent { try sendHead(HTTPResponse(status: .ok)) }
+        if lock.withLock({ bodyless }) {
+            if queue.isClosed { throw OutboundClosedError(reason: "stream closed") }
+            return
+        }
+        try queue.write(file: file)
+    }
+
     func finish(trailers: HTTPFields?) {
         if !headSent { try? sendHead(HTTPResponse(status: .ok, headerFields: [.contentLength: "0"])) }
         let first = lock.withLock { () -> Bool in

@@ -41,24 +41,21 @@ struct StaticFiles: Sendable {
 
     func handle(_ request: Request, _ body: BodyWriter) async throws {
         let file = try open(request.path)
-        defer { close(file.fd) }
-        try body.writeHead(HTTPResponse(status: .ok, headerFields: [
-            .contentType: Self.contentType(for: file.name),
-            .contentLength: String(file.size),
-        ]))
-        var remaining = file.size
-        while remaining > 0 {
-            // Each chunk is read straight into the array the writer keeps: no zero fill, no copy.
-            var failed = false
-            let chunk = [UInt8](unsafeUninitializedCapacity: min(64 * 1024, remaining)) { buffer, count in
-                let n = read(file.fd, buffer.baseAddress, buffer.count)
-                failed = n <= 0
-                count = max(n, 0)
-            }
-            if failed { throw HTTPError(.internalServerError, "read failed") }
-            try await body.write(chunk)
-            remaining -= chunk.count
-        }
+        // The region owns the descriptor from here on, whatever happens next.
+        let region = FileRegion(takingOwnershipOf: file.fd, count: file.size)
+        try body.writeHead(HTTPResponse(status: .ok, headerFields: Self.fields(for: file)))
+        try await body.write(file: region)
+    }
+
+    /// HEAD: the fields a GET would send (its length included), and no body.
+    func head(_ request: Request) throws -> Response {
+        let file = try open(request.path)
+        close(file.fd)
+        return Response(headers: Self.fields(for: file))
+    }
+
+    private static func fields(for file: OpenFile) -> HTTPFields {
+        [.contentType: contentType(for: file.name), .contentLength: String(file.size)]
     }
 
     /// Opens the file for a URL path, or throws the HTTPError to answer with.
@@ -137,6 +134,9 @@ extension Router {
     @discardableResult
     public mutating func staticFiles(from directory: String) -> Bool {
         guard let files = StaticFiles(directory: directory) else { return false }
+        // A streamed route answers HEAD without running its handler; files know their length, so
+        // HEAD gets its own route first.
+        on([.head], "/*") { request in try files.head(request) }
         stream("/*", methods: [.get]) { request, body in try await files.handle(request, body) }
         return true
     }

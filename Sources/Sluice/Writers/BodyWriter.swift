@@ -26,6 +26,17 @@ public final class BodyWriter: Sendable {
 
     public func write(_ text: String) async throws { try await sink.write(Array(text.utf8)) }
 
+    /// Sends a range of a file as body bytes without reading it into memory here: over plain
+    /// HTTP/1.1 the kernel copies it to the socket (`sendfile`), over HTTP/2 each DATA frame is read
+    /// straight into the socket's output. Does not wait for the bytes to go out. Under a fault plan
+    /// the file is read and written like any other bytes, so the faults still apply.
+    ///
+    /// ```swift
+    /// let fd = open("/srv/video.mp4", O_RDONLY | O_CLOEXEC)
+    /// try await body.write(file: FileRegion(takingOwnershipOf: fd, count: size))
+    /// ```
+    public func write(file: FileRegion) async throws { try await sink.write(file: file) }
+
     public func finish(trailers: HTTPFields? = nil) { sink.finish(trailers: trailers) }
 
     public var pendingBytes: Int { sink.pendingBytes }

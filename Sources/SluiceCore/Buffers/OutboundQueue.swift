@@ -4,6 +4,8 @@ import HTTPTypes
 /// What a producer hands to its connection: body bytes, then one end marker.
 public enum OutboundItem: Sendable {
     case bytes([UInt8])
+    /// A range of a file, moved by the connection as it sends (see ``FileRegion``).
+    case file(FileRegion)
     /// The response is complete; trailers go out where the protocol can carry them.
     case end(trailers: HTTPFields?)
 }
@@ -112,6 +114,25 @@ public final class OutboundQueue: @unchecked Sendable {
         return mustWait
     }
 
+    /// Queues a range of a file. Never suspends: the file's bytes are read only as the connection
+    /// sends them, so they take no memory here. They do count as pending (the connection acknowledges
+    /// them like any others), so a later ``write(_:)`` waits until most of the file is out.
+    public func write(file: FileRegion) throws {
+        if file.count == 0 { return }
+        try Task.checkCancellation()
+        let needsWake = try lock.withLock { () throws -> Bool in
+            if let closedReason { throw OutboundClosedError(reason: closedReason) }
+            if finished { throw OutboundClosedError(reason: "write after the body was finished") }
+            let wasEmpty = items.isEmpty
+            items.append(.file(file))
+            pending += file.count
+            stats.bytesWritten += file.count
+            stats.maxPendingBytes = max(stats.maxPendingBytes, pending)
+            return wasEmpty
+        }
+        if needsWake { wake() }
+    }
+
     /// Queues the end of the body. Never suspends; later writes are a programming error.
     public func finish(trailers: HTTPFields? = nil) {
         let needsWake = lock.withLock { () -> Bool in
@@ -156,7 +177,13 @@ public final class OutboundQueue: @unchecked Sendable {
     public func drain() -> [OutboundItem] {
         lock.withLock {
             var out = Array(items)
-            if headOffset > 0, case .bytes(let first) = out[0] { out[0] = .bytes(Array(first[headOffset...])) }
+            if headOffset > 0 {
+                switch out[0] {
+                case .bytes(let first): out[0] = .bytes(Array(first[headOffset...]))
+                case .file(let first): out[0] = .file(first.dropFirst(headOffset))
+                case .end: break
+                }
+            }
             items.removeAll(keepingCapacity: true)
             headOffset = 0
             return out
@@ -165,11 +192,14 @@ public final class OutboundQueue: @unchecked Sendable {
 
     /// Copies queued body bytes, in order, into `buffer` (a pull-based sender's frame, such as an HTTP/2
     /// data source's) until it is full or the end marker is reached; `ended` and `trailers` say
-    /// whether it was. One copy, straight from the writers' arrays. The bytes stay pending until
-    /// acknowledged. With `takingEnd` false the end marker stays queued (a frame already sized
-    /// without it must not swallow an end that arrived since).
-    public func read(into buffer: UnsafeMutableRawBufferPointer, takingEnd: Bool = true) -> (count: Int, ended: Bool, trailers: HTTPFields?) {
-        lock.withLock {
+    /// whether it was. One copy, straight from the writers' arrays (or, for a file region, one `pread`).
+    /// The bytes stay pending until acknowledged. With `takingEnd` false the end marker stays queued (a
+    /// frame already sized without it must not swallow an end that arrived since). Throws
+    /// ``FileRegionError`` when a queued file cannot be read whole; the body is then broken.
+    public func read(into buffer: UnsafeMutableRawBufferPointer, takingEnd: Bool = true) throws -> (count: Int, ended: Bool, trailers: HTTPFields?) {
+        // The read of a file region happens under the lock: a producer's write waits that long, and
+        // the queue's order cannot change underneath.
+        try lock.withLock {
             var count = 0
             while let first = items.first {
                 switch first {
@@ -186,6 +216,16 @@ public final class OutboundQueue: @unchecked Sendable {
                     count += n
                     headOffset += n
                     if headOffset == bytes.count {
+                        items.removeFirst()
+                        headOffset = 0
+                    }
+                case .file(let region):
+                    let n = min(region.count - headOffset, buffer.count - count)
+                    if n <= 0 { return (count, false, nil) }
+                    try region.read(at: headOffset, into: UnsafeMutableRawBufferPointer(start: buffer.baseAddress! + count, count: n))
+                    count += n
+                    headOffset += n
+                    if headOffset == region.count {
                         items.removeFirst()
                         headOffset = 0
                     }
@@ -210,6 +250,12 @@ public final class OutboundQueue: @unchecked Sendable {
                     if n <= 0 { return (count, false, nil) }
                     count += n
                     if offset + n < bytes.count { return (count, false, nil) }
+                    offset = 0
+                case .file(let region):
+                    let n = min(region.count - offset, limit - count)
+                    if n <= 0 { return (count, false, nil) }
+                    count += n
+                    if offset + n < region.count { return (count, false, nil) }
                     offset = 0
                 }
             }

@@ -24,12 +24,20 @@ public enum HTTP1ResponseEncoder {
         if bytes.isEmpty { return [] }
         var out: [UInt8] = []
         out.reserveCapacity(bytes.count + 12)
-        out += Array(String(bytes.count, radix: 16).utf8)
-        out += crlf
+        out += chunkSize(bytes.count)
         out += bytes
         out += crlf
         return out
     }
+
+    /// The size line that opens a chunk of `count` bytes (its data and a CRLF follow), for a chunk
+    /// whose bytes are not at hand (a file region).
+    public static func chunkSize(_ count: Int) -> [UInt8] {
+        Array(String(count, radix: 16).utf8) + crlf
+    }
+
+    /// The CRLF that closes a chunk's data, after ``chunkSize(_:)`` and the bytes.
+    public static var chunkEnd: [UInt8] { crlf }
 
     /// The zero-length chunk that ends a chunked body, with optional trailer fields.
     public static func lastChunk(trailers: HTTPFields?) -> [UInt8] {

@@ -1,0 +1,46 @@
+import CLibevent
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension FileRegion {
+    /// Regions up to this size are read into the output at once: their bytes then leave in the same
+    /// `writev` as the head before them, where a file segment would cost a `sendfile` of its own.
+    public static let readIntoOutputLimit = 64 * 1024
+
+    /// Appends the region to a libevent output buffer. A small region is read into the buffer now; a
+    /// larger one is added as a file segment, which a socket's output sends with `sendfile` (the bytes
+    /// never enter this process) and any other output (TLS) maps. The descriptor stays open until
+    /// libevent has let go of the segment.
+    public func append(to output: OpaquePointer) throws {
+        if count == 0 { return }
+        if count <= Self.readIntoOutputLimit {
+            var space = iovec(iov_base: nil, iov_len: 0)  // evbuffer_iovec is a macro for it
+            guard evbuffer_reserve_space(output, count, &space, 1) == 1, let base = space.iov_base else {
+                throw FileRegionError(errno: ENOMEM)
+            }
+            // Nothing is committed if the read fails.
+            try read(at: 0, into: UnsafeMutableRawBufferPointer(start: base, count: count))
+            space.iov_len = count
+            evbuffer_commit_space(output, &space, 1)
+            return
+        }
+        // Buffers and segments are used from one loop thread only.
+        guard let segment = evbuffer_file_segment_new(descriptor, Int64(offset), Int64(count), UInt32(EVBUF_FS_DISABLE_LOCKING)) else {
+            throw FileRegionError(errno: errno)
+        }
+        // The buffer takes its own reference; ours goes at the end of this function.
+        defer { evbuffer_file_segment_free(segment) }
+        let keeper = Unmanaged.passRetained(RegionKeeper(self)).toOpaque()
+        evbuffer_file_segment_add_cleanup_cb(segment, { _, _, keeper in
+            Unmanaged<RegionKeeper>.fromOpaque(keeper!).release()
+        }, keeper)
+        guard evbuffer_add_file_segment(output, segment, 0, Int64(count)) == 0 else { throw FileRegionError(errno: errno) }
+    }
+}
+
+/// Holds a region (and so its descriptor) for as long as libevent holds its segment.
+private final class RegionKeeper {
+    let region: FileRegion
+    init(_ region: FileRegion) { self.region = region }
+}

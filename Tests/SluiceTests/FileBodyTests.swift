@@ -1,0 +1,123 @@
+import Foundation
+import Testing
+@testable import Sluice
+
+/// File bodies (`BodyWriter.write(file:)`): read into the output when small, `sendfile` or a mapping
+/// when large over HTTP/1.1, one `pread` per DATA frame over HTTP/2; and what happens when the file
+/// cannot give what the head promised.
+@Suite struct FileBodyTests {
+    /// A folder with `small.bin` (1,000 bytes, read into the output) and `big.bin` (300,007 bytes, a
+    /// file segment over HTTP/1.1), removed by the caller.
+    static func makeFolder() throws -> (root: String, small: [UInt8], big: [UInt8]) {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-files-\(UInt32.random(in: 0...UInt32.max))").path
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        let small = (0..<1_000).map { UInt8(truncatingIfNeeded: $0 &* 7) }
+        let big = (0..<300_007).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ $0 >> 9) }
+        try Data(small).write(to: URL(fileURLWithPath: root + "/small.bin"))
+        try Data(big).write(to: URL(fileURLWithPath: root + "/big.bin"))
+        return (root, small, big)
+    }
+
+    /// Routes that promise `extra` bytes more than the file has: `/short/small.bin`, `/short/big.bin`.
+    static func shortRoutes(_ root: String, extra: Int = 1_000) -> (inout Router) -> Void {
+        { router in
+            router.addTestEndpoints()
+            router.stream("/short/*") { request, body in
+                let name = String(request.path.dropFirst("/short/".count))
+                let fd = open(root + "/" + name, O_RDONLY | O_CLOEXEC)
+                guard fd >= 0 else { throw HTTPError(.notFound) }
+                var info = stat()
+                fstat(fd, &info)
+                let promised = Int(info.st_size) + extra
+                try body.writeHead(HTTPResponse(status: .ok, headerFields: [.contentLength: String(promised)]))
+                try await body.write(file: FileRegion(takingOwnershipOf: fd, count: promised))
+            }
+        }
+    }
+
+    @Test func filesArriveWholeOverBothProtocolsInTheClearAndOverTLS() async throws {
+        let (root, small, big) = try Self.makeFolder()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        for tls in [false, true] {
+            try await withServer(configure: { if tls { $0.tls = try! TLSContext.selfSigned() } }, routes: { router in
+                router.addTestEndpoints()
+                router.staticFiles(from: root)
+            }) { server in
+                let base = tls ? "https://127.0.0.1:\(server.port)" : server.base
+                for (name, bytes) in [("small.bin", small), ("big.bin", big)] {
+                    for version in ["--http1.1", tls ? "--http2" : "--http2-prior-knowledge"] {
+                        let got = try await curl(["-k", version, "\(base)/\(name)"])
+                        #expect(got.stdout.elementsEqual(bytes), "\(name) \(version) tls=\(tls): \(got.stdout.count) bytes, \(got.stderr)")
+                    }
+                }
+                if !tls {
+                    // Several at once on one HTTP/2 connection, their frames interleaved; a small file and
+                    // a route between them. (curl 7.88 cannot reuse a prior-knowledge connection.)
+                    let probe = try await h2Probe(["bodies", String(server.port), "/big.bin", "/small.bin", "/big.bin", "/health"])
+                    let streams = try #require(probe["streams"] as? [[String: Any]])
+                    let (bigSum, smallSum) = (try await Self.sha256(root + "/big.bin"), try await Self.sha256(root + "/small.bin"))
+                    for (stream, (sum, count)) in zip(streams, [(bigSum, 300_007), (smallSum, 1_000), (bigSum, 300_007)]) {
+                        #expect(stream["status"] as? String == "200" && stream["end"] as? String == "END_STREAM", "\(stream)")
+                        #expect(stream["bytes"] as? Int == count && stream["sha256"] as? String == sum, "\(stream)")
+                    }
+                    #expect(streams.last?["bytes"] as? Int == 16)
+                }
+            }
+        }
+    }
+
+    /// The file's SHA-256 as `sha256sum` (coreutils) gives it.
+    static func sha256(_ path: String) async throws -> String {
+        String(try await run("/usr/bin/sha256sum", [path]).stdout.prefix(64))
+    }
+
+    @Test func headAnswersWithTheLengthAGetWouldHave() async throws {
+        let (root, _, _) = try Self.makeFolder()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try await withServer(routes: { router in
+            router.addTestEndpoints()
+            router.staticFiles(from: root)
+        }) { server in
+            for version in ["--http1.1", "--http2-prior-knowledge"] {
+                let head = try await curl(["-I", version, "\(server.base)/big.bin"])
+                let text = String(decoding: head.stdout, as: UTF8.self).lowercased()
+                #expect(text.contains("content-length: 300007\r\n"), "\(text)")
+                #expect(text.contains("content-type: application/octet-stream\r\n"))
+                let missing = try await curl(["-I", version, "-w", "%{http_code}", "-o", "/dev/null", "\(server.base)/nope.bin"])
+                #expect(String(decoding: missing.stdout, as: UTF8.self) == "404")
+            }
+        }
+    }
+
+    @Test func aFileThatEndsBeforeItsRegionCutsOnlyItsOwnResponse() async throws {
+        let (root, small, big) = try Self.makeFolder()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try await withServer(routes: Self.shortRoutes(root)) { server in
+            // HTTP/1.1: the connection closes before the promised length (curl 18: partial file), whether
+            // the file was being read into the output (small) or sent by the kernel (big).
+            for (name, bytes) in [("small.bin", small), ("big.bin", big)] {
+                let h1 = try await curl(["--http1.1", "\(server.base)/short/\(name)"])
+                #expect(h1.status == 18, "\(name): \(h1.status) \(h1.stderr)")
+                #expect(h1.stdout.elementsEqual(bytes.prefix(h1.stdout.count)), "\(name): not a prefix of the file")
+            }
+            // HTTP/2: that stream alone is reset; the others on the connection, before and after it, finish.
+            let probe = try await h2Probe(["bodies", String(server.port), "/health", "/short/big.bin", "/short/small.bin", "/health"])
+            let ends = try #require(probe["streams"] as? [[String: Any]]).map { $0["end"] as? String }
+            #expect(ends == ["END_STREAM", "RST_STREAM INTERNAL_ERROR", "RST_STREAM INTERNAL_ERROR", "END_STREAM"], "\(probe)")
+        }
+    }
+
+    @Test func aFaultPlanSeesAFileAsOrdinaryWrites() async throws {
+        let (root, _, big) = try Self.makeFolder()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try await withServer(configure: { $0.faultInjection = true }, routes: { router in
+            router.addTestEndpoints()
+            router.staticFiles(from: root)
+        }) { server in
+            // drop_after=2: two 64 KiB writes go out, then the connection drops.
+            let cut = try await curl(["--http1.1", "\(server.base)/big.bin?drop_after=2"])
+            #expect(cut.status == 18, "\(cut.stderr)")
+            #expect(cut.stdout.count == 2 * 64 * 1024 && cut.stdout.elementsEqual(big.prefix(cut.stdout.count)), "\(cut.stdout.count) bytes")
+        }
+    }
+}
