@@ -71,6 +71,35 @@ import Testing
         String(try await run("/usr/bin/sha256sum", [path]).stdout.prefix(64))
     }
 
+    @Test func withoutALengthAFileIsOneChunkAndTheConnectionStaysUsable() async throws {
+        let (root, small, big) = try Self.makeFolder()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try await withServer(routes: { router in
+            router.addTestEndpoints()
+            router.stream("/chunked/*") { request, body in
+                let fd = open(root + "/" + request.path.dropFirst("/chunked/".count), O_RDONLY | O_CLOEXEC)
+                var info = stat()
+                fstat(fd, &info)
+                try await body.write("<")
+                try await body.write(file: FileRegion(takingOwnershipOf: fd, count: Int(info.st_size)))
+                try await body.write(">")
+            }
+        }) { server in
+            // HTTP/1.1 without a Content-Length: the file is one chunk between the others.
+            let raw = try await curl(["--http1.1", "--raw", "\(server.base)/chunked/small.bin"])
+            #expect(raw.stdout.starts(with: Array("1\r\n<\r\n3e8\r\n".utf8)), "\(raw.stderr)")
+            #expect(raw.stdout.suffix(13).elementsEqual(Array("\r\n1\r\n>\r\n0\r\n\r\n".utf8)))
+            // Keep-alive: a file sent by the kernel, then more requests on the same connection.
+            let reused = try await curl(["--http1.1", "-w", "|%{num_connects}", "-o", "/dev/null", "-o", "/dev/null", "-o", "-",
+                                         "\(server.base)/chunked/big.bin", "\(server.base)/chunked/small.bin", "\(server.base)/health"])
+            #expect(String(decoding: reused.stdout, as: UTF8.self) == "|1|0{\"status\":\"ok\"}\n|0", "\(reused.stderr)")
+            for (name, bytes) in [("big.bin", big), ("small.bin", small)] {
+                let body = try await curl(["--http1.1", "\(server.base)/chunked/\(name)"]).stdout
+                #expect(body.count == bytes.count + 2 && body.first == UInt8(ascii: "<") && body.dropFirst().prefix(bytes.count).elementsEqual(bytes))
+            }
+        }
+    }
+
     @Test func headAnswersWithTheLengthAGetWouldHave() async throws {
         let (root, _, _) = try Self.makeFolder()
         defer { try? FileManager.default.removeItem(atPath: root) }
