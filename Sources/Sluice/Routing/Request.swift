@@ -60,8 +60,11 @@ public struct Request: Sendable {
 enum PercentDecoding {
     /// `nil` for a malformed escape.
     static func decodeBytes<S: StringProtocol>(_ text: S, plusAsSpace: Bool = false) -> [UInt8]? {
-        var out: [UInt8] = []
         let utf8 = Array(text.utf8)
+        // Most paths have nothing to decode: their bytes are the answer.
+        if !utf8.contains(UInt8(ascii: "%")) && !(plusAsSpace && utf8.contains(UInt8(ascii: "+"))) { return utf8 }
+        var out: [UInt8] = []
+        out.reserveCapacity(utf8.count)
         var i = 0
         while i < utf8.count {
             let byte = utf8[i]

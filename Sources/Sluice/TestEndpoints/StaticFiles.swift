@@ -61,17 +61,31 @@ struct StaticFiles: Sendable {
     /// Opens the file for a URL path, or throws the HTTPError to answer with.
     func open(_ urlPath: Substring) throws -> OpenFile {
         guard let decoded = PercentDecoding.decodeBytes(urlPath) else { throw HTTPError(.badRequest, "malformed percent-encoding") }
-        guard !decoded.contains(0), !decoded.contains(UInt8(ascii: "\\")),
-              let text = String(validating: decoded, as: UTF8.self)
-        else { throw HTTPError(.badRequest, "invalid path") }
-        let segments = text.split(separator: "/", omittingEmptySubsequences: true)
-        if segments.contains(where: { $0 == ".." || $0 == "." }) { throw HTTPError(.badRequest, "path traversal refused") }
-        let relative = segments.isEmpty ? "." : segments.joined(separator: "/")
-        var file = OpenFile(fd: openInside(relative), size: 0, name: segments.last.map(String.init) ?? "")
+        // One pass over the decoded bytes: NUL and backslashes refused, `.` and `..` segments refused,
+        // empty segments dropped (split, contains and joined over Strings cost ~5% of a small file).
+        var relative: [UInt8] = []
+        relative.reserveCapacity(decoded.count)
+        var nameStart = 0
+        var start = 0
+        for end in 0...decoded.count where end == decoded.count || decoded[end] == UInt8(ascii: "/") {
+            let segment = decoded[start..<end]
+            start = end + 1
+            if segment.isEmpty { continue }
+            if segment.contains(0) || segment.contains(UInt8(ascii: "\\")) { throw HTTPError(.badRequest, "invalid path") }
+            if segment.allSatisfy({ $0 == UInt8(ascii: ".") }) && segment.count <= 2 {
+                throw HTTPError(.badRequest, "path traversal refused")
+            }
+            if !relative.isEmpty { relative.append(UInt8(ascii: "/")) }
+            nameStart = relative.count
+            relative += segment
+        }
+        guard let path = String(validating: relative, as: UTF8.self) else { throw HTTPError(.badRequest, "invalid path") }
+        let relativePath = path.isEmpty ? "." : path
+        var file = OpenFile(fd: openInside(relativePath), size: 0, name: String(decoding: relative[nameStart...], as: UTF8.self))
         var info = stat()
         if file.fd >= 0, fstat(file.fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR {
             close(file.fd)
-            file = OpenFile(fd: openInside(relative + "/index.html"), size: 0, name: "index.html")
+            file = OpenFile(fd: openInside(relativePath + "/index.html"), size: 0, name: "index.html")
             if file.fd >= 0, fstat(file.fd, &info) != 0 { info.st_mode = 0 }
         }
         guard file.fd >= 0 else { throw HTTPError(.notFound, "not found") }
