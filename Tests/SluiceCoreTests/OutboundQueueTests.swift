@@ -184,6 +184,32 @@ import Testing
         #expect(tail == Array(3..<10))
     }
 
+    @Test func drainingWithAFileLimitTakesALongRegionAPieceAtATime() async throws {
+        let queue = OutboundQueue {}
+        try await queue.write([1])
+        try queue.write(file: FileRegion(takingOwnershipOf: try Self.openTemporaryFile(Array(0..<10)), count: 10))
+        try await queue.write([2])
+        queue.finish()
+        var pieces: [[UInt8]] = []
+        var ended = false
+        while !ended {
+            // Each batch ends with a piece of at most 4 bytes of the file, or runs to the end.
+            for item in queue.drain(fileLimit: 4) {
+                switch item {
+                case .bytes(let bytes): pieces.append(bytes)
+                case .file(let region):
+                    #expect(region.count <= 4)
+                    var bytes = [UInt8](repeating: 0, count: region.count)
+                    try bytes.withUnsafeMutableBytes { try region.read(at: 0, into: $0) }
+                    pieces.append(bytes)
+                case .end: ended = true
+                }
+            }
+        }
+        #expect(pieces == [[1], [0, 1, 2, 3], [4, 5, 6, 7], [8, 9], [2]])
+        #expect(queue.isEmpty)
+    }
+
     @Test func aFileShorterThanItsRegionFailsTheReadAndTheDescriptorClosesWithTheLastRegion() async throws {
         let fd = try Self.openTemporaryFile(Array(0..<5))
         // Tests run in parallel and may reuse the number at once: the file's identity says whether

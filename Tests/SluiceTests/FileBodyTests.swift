@@ -121,6 +121,18 @@ import Testing
     @Test func aFileThatEndsBeforeItsRegionCutsOnlyItsOwnResponse() async throws {
         let (root, small, big) = try Self.makeFolder()
         defer { try? FileManager.default.removeItem(atPath: root) }
+        // Over TLS the file is read into the output a piece at a time. It used to be mapped: past the
+        // file's end a mapping reads as zeros to the end of its page (sent as if they were the file:
+        // this test failed so) and raises SIGBUS beyond it. Now the cut is the same as in the clear.
+        try await withServer(configure: { $0.tls = try! TLSContext.selfSigned() }, routes: Self.shortRoutes(root)) { server in
+            let base = "https://127.0.0.1:\(server.port)"
+            for (name, bytes) in [("small.bin", small), ("big.bin", big)] {
+                let h1 = try await curl(["-k", "--http1.1", "\(base)/short/\(name)"])
+                #expect(h1.status == 18, "TLS \(name): \(h1.status) \(h1.stderr)")
+                #expect(h1.stdout.elementsEqual(bytes.prefix(h1.stdout.count)), "TLS \(name): not a prefix of the file")
+            }
+            #expect(try await curl(["-k", "\(base)/health"]).status == 0)
+        }
         try await withServer(routes: Self.shortRoutes(root)) { server in
             // HTTP/1.1: the connection closes before the promised length (curl 18: partial file), whether
             // the file was being read into the output (small) or sent by the kernel (big).

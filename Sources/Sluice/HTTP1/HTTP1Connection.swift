@@ -235,14 +235,18 @@ final class HTTP1Connection: ServerConnection, DeferredWriter {
     /// Moves everything the producer queued into the socket's output buffer. Loop thread.
     private func flushOutput() {
         guard state != .closed, let bev, let current = exchange, let output = bufferevent_get_output(bev) else { return }
-        for item in current.queue.drain() {
+        // A plain socket sends files with sendfile, whole; TLS must read them into the output, so it
+        // takes a piece at a time and comes back for the rest as the output drains (`outputEmptied`).
+        let sendfile = writes.enabled
+        let fileLimit = sendfile ? Int.max : Self.tlsFilePiece
+        for item in current.queue.drain(fileLimit: fileLimit) {
             switch item {
             case .bytes(let bytes):
                 bytes.withUnsafeBytes { _ = evbuffer_add(output, $0.baseAddress, $0.count) }
                 queued(bytes.count, from: current.queue)
             case .file(let region):
                 do {
-                    try region.append(to: output)
+                    try region.append(to: output, sendfile: sendfile)
                 } catch {
                     // The head promised a length this file cannot give: what is already in the output
                     // goes out, then the connection ends, so the peer sees the body cut short.
@@ -268,6 +272,9 @@ final class HTTP1Connection: ServerConnection, DeferredWriter {
             inOutput.append((queue, count))
         }
     }
+
+    /// How much of a file a TLS connection reads into its output at a time.
+    private static let tlsFilePiece = 256 * 1024
 
     private func outputWritten(_ count: Int) {
         var remaining = count
@@ -312,6 +319,10 @@ final class HTTP1Connection: ServerConnection, DeferredWriter {
     private func outputEmptied() {
         if state == .draining, let bev, evbuffer_get_length(bufferevent_get_output(bev)) == 0 {
             close(reason: "response complete")
+        } else if let current = exchange, !current.queue.isEmpty {
+            // The rest of a file that was read into the output a piece at a time (TLS): the queue
+            // stays non-empty meanwhile, so no producer's write would wake us for it.
+            flushOutput()
         }
     }
 

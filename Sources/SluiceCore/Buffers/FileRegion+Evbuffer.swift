@@ -8,13 +8,14 @@ extension FileRegion {
     /// `writev` as the head before them, where a file segment would cost a `sendfile` of its own.
     public static let readIntoOutputLimit = 64 * 1024
 
-    /// Appends the region to a libevent output buffer. A small region is read into the buffer now; a
-    /// larger one is added as a file segment, which a socket's output sends with `sendfile` (the bytes
-    /// never enter this process) and any other output (TLS) maps. The descriptor stays open until
-    /// libevent has let go of the segment.
-    public func append(to output: OpaquePointer) throws {
+    /// Appends the region to a libevent output buffer. A small region, or any region when `sendfile`
+    /// is false, is read into the buffer now; a larger one is added as a file segment, which a socket's
+    /// output sends with `sendfile` (the bytes never enter this process). The descriptor stays open
+    /// until libevent has let go of the segment. Files are never mapped: a file truncated while mapped
+    /// would kill the process (SIGBUS) where a short read is an error the connection can answer.
+    public func append(to output: OpaquePointer, sendfile: Bool) throws {
         if count == 0 { return }
-        if count <= Self.readIntoOutputLimit {
+        if count <= Self.readIntoOutputLimit || !sendfile {
             var space = iovec(iov_base: nil, iov_len: 0)  // evbuffer_iovec is a macro for it
             guard evbuffer_reserve_space(output, count, &space, 1) == 1, let base = space.iov_base else {
                 throw FileRegionError(errno: ENOMEM)
@@ -25,8 +26,9 @@ extension FileRegion {
             evbuffer_commit_space(output, &space, 1)
             return
         }
-        // Buffers and segments are used from one loop thread only.
-        guard let segment = evbuffer_file_segment_new(descriptor, Int64(offset), Int64(count), UInt32(EVBUF_FS_DISABLE_LOCKING)) else {
+        // Buffers and segments are used from one loop thread only. Should libevent not send it with
+        // `sendfile` after all, it reads the segment rather than mapping it.
+        guard let segment = evbuffer_file_segment_new(descriptor, Int64(offset), Int64(count), UInt32(EVBUF_FS_DISABLE_LOCKING | EVBUF_FS_DISABLE_MMAP)) else {
             throw FileRegionError(errno: errno)
         }
         // The buffer takes its own reference; ours goes at the end of this function.

@@ -48,6 +48,11 @@ public struct FileRegion: Sendable {
         return FileRegion(owner: owner, offset: offset + n, count: count - n)
     }
 
+    /// The region's first `kept` bytes, sharing the descriptor.
+    public func prefix(_ kept: Int) -> FileRegion {
+        FileRegion(owner: owner, offset: offset, count: min(max(kept, 0), count))
+    }
+
     /// Reads `buffer.count` bytes from `position` bytes into the region, or throws: a file that ends
     /// early (truncated since it was opened) is an error, since the peer was promised its length.
     public func read(at position: Int, into buffer: UnsafeMutableRawBufferPointer) throws {

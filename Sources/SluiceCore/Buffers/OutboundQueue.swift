@@ -173,19 +173,31 @@ public final class OutboundQueue: @unchecked Sendable {
 
     // MARK: Loop side
 
-    /// Takes everything queued. The bytes stay pending until acknowledged.
-    public func drain() -> [OutboundItem] {
+    /// Takes everything queued. The bytes stay pending until acknowledged. A file region longer than
+    /// `fileLimit` comes as its first `fileLimit` bytes and ends the batch, the rest staying first in the
+    /// queue: a sender that must read files into memory takes them a piece at a time as its output drains.
+    public func drain(fileLimit: Int = .max) -> [OutboundItem] {
         lock.withLock {
-            var out = Array(items)
-            if headOffset > 0 {
-                switch out[0] {
-                case .bytes(let first): out[0] = .bytes(Array(first[headOffset...]))
-                case .file(let first): out[0] = .file(first.dropFirst(headOffset))
-                case .end: break
+            var out: [OutboundItem] = []
+            out.reserveCapacity(items.count)
+            while let first = items.first {
+                switch first {
+                case .bytes(let bytes):
+                    out.append(headOffset > 0 ? .bytes(Array(bytes[headOffset...])) : first)
+                case .file(let region):
+                    let rest = region.dropFirst(headOffset)
+                    if rest.count > fileLimit {
+                        headOffset += fileLimit
+                        out.append(.file(rest.prefix(fileLimit)))
+                        return out
+                    }
+                    out.append(.file(rest))
+                case .end:
+                    out.append(first)
                 }
+                items.removeFirst()
+                headOffset = 0
             }
-            items.removeAll(keepingCapacity: true)
-            headOffset = 0
             return out
         }
     }
