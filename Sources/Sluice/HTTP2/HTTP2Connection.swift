@@ -33,6 +33,9 @@ final class HTTP2Connection: ServerConnection, DeferredWriter {
     /// Plain sockets are written from the loop's turn (see `WriteThrough`); TLS by libevent.
     private let writes: WriteThrough
     private var writeRequested = false
+    /// Streams whose response asked for service from this loop's own thread (a handler on the loop,
+    /// often still inside the callback that dispatched it): served together before the next pump.
+    private var servicePending: [Int32] = []
 
     init(bev: OpaquePointer, scheme: String, remoteAddress: String, loop: EventLoop, context: ServerContext, registry: ConnectionRegistry) {
         self.bev = bev
@@ -151,6 +154,7 @@ final class HTTP2Connection: ServerConnection, DeferredWriter {
             }
             evbuffer_drain(input, consumed)
         }
+        servePending()
         pump()
     }
 
@@ -181,8 +185,29 @@ final class HTTP2Connection: ServerConnection, DeferredWriter {
         loop.writeSoon(self)
     }
 
+    /// Loop thread: the stream's response has something for nghttp2 (see `servicePending`).
+    private func serviceSoon(_ id: Int32) {
+        servicePending.append(id)
+        if servicePending.count == 1 && !writeRequested {
+            writeRequested = true
+            loop.writeSoon(self)
+        }
+    }
+
+    /// Serves the streams that asked from this thread; the caller pumps once for all of them.
+    private func servePending() {
+        guard !servicePending.isEmpty else { return }
+        let due = servicePending
+        servicePending.removeAll(keepingCapacity: true)
+        for id in due { serviceStream(id, pumping: false) }
+    }
+
     func writeQueuedOutput() {
         writeRequested = false
+        if !servicePending.isEmpty {
+            servePending()
+            pump()
+        }
         guard let bev, writes.flush(bev) else { return }
         if state == .draining { return close(reason: "session done") }
         // nghttp2 stops at the output limit; with the output written it can go on.
@@ -355,7 +380,10 @@ final class HTTP2Connection: ServerConnection, DeferredWriter {
         let loop = self.loop
         let weakSelf = WeakHTTP2Connection(self)
         let id = stream.id
-        let service: @Sendable () -> Void = { loop.execute { weakSelf.connection?.serviceStream(id) } }
+        let service: @Sendable () -> Void = {
+            // From the loop's own thread no job is needed: the stream joins the next pump's batch.
+            if loop.inLoop { weakSelf.connection?.serviceSoon(id) } else { loop.execute { weakSelf.connection?.serviceStream(id) } }
+        }
         let queue = OutboundQueue(watermarks: context.configuration.watermarks, wake: service)
         let sink = HTTP2ResponseSink(queue: queue, isHeadRequest: isHead, decorate: context.decorate, service: service)
         stream.sink = sink
@@ -364,8 +392,9 @@ final class HTTP2Connection: ServerConnection, DeferredWriter {
 
     // MARK: Responses
 
-    /// Submits a waiting head, resumes a deferred body or resets an aborted stream. Loop thread.
-    private func serviceStream(_ id: Int32) {
+    /// Submits a waiting head, resumes a deferred body or resets an aborted stream, then pumps unless
+    /// the caller pumps for a batch. Loop thread.
+    private func serviceStream(_ id: Int32, pumping: Bool = true) {
         guard state == .open, let session, let stream = streams[id], let sink = stream.sink else { return }
         if sink.isConnectionAborted {
             nghttp2_session_terminate_session(session, NGHTTP2_INTERNAL_ERROR.rawValue)
@@ -392,7 +421,7 @@ final class HTTP2Connection: ServerConnection, DeferredWriter {
             stream.deferred = false
             nghttp2_session_resume_data(session, id)
         }
-        pump()
+        if pumping { pump() }
     }
 
     /// nghttp2 pulls up to `length` body bytes for `id` (already within the peer's windows).
