@@ -125,7 +125,9 @@ final class HandlerProbe: @unchecked Sendable {
         let stopping = ContinuousClock.now
         await server.stop()
         let took = ContinuousClock.now - stopping
-        #expect(took >= .milliseconds(200) && took < .seconds(3))
+        // Not before the grace period, and nowhere near a hang; 3 s was once exceeded on a loaded
+        // 2-core machine in the full parallel suite, so the bound is the 5 s of the test above.
+        #expect(took >= .milliseconds(200) && took < .seconds(5))
         #expect(String(decoding: try await reading.value, as: UTF8.self).contains("id: 1\n"))
     }
 
