@@ -18,6 +18,24 @@ import Testing
         }
     }
 
+    /// A handler on the loop asks for its stream's service from the loop's own thread (batched before
+    /// the next pump); one on the concurrent pool asks from another thread (a loop job). Both answer.
+    @Test(arguments: [HandlerPlacement.eventLoop, .concurrentPool])
+    func responsesGoOutWhereverTheHandlerRuns(_ placement: HandlerPlacement) async throws {
+        try await withServer(loops: 1, configure: { $0.handlerPlacement = placement }) { server in
+            let health = try await curl(["--http2-prior-knowledge", "\(server.base)/health"])
+            #expect(String(decoding: health.stdout, as: UTF8.self) == "{\"status\":\"ok\"}\n", "\(health.stderr)")
+            let sse = try await curl(["--http2-prior-knowledge", "-N", "\(server.base)/sse?count=3&interval_ms=5"])
+            #expect(String(decoding: sse.stdout, as: UTF8.self).components(separatedBy: "data: event").count == 4, "\(sse.stderr)")
+            // Many streams of one connection at once: responses that arrive in one read go out together.
+            let probe = try await h2Probe(["bodies", String(server.port)] + Array(repeating: "/health", count: 20)
+                                          + ["/stream?bytes=100000"])
+            let streams = try #require(probe["streams"] as? [[String: Any]])
+            #expect(streams.count == 21 && streams.allSatisfy { $0["status"] as? String == "200" && $0["end"] as? String == "END_STREAM" })
+            #expect(streams.last?["bytes"] as? Int == 100_000)
+        }
+    }
+
     @Test func tlsWithALPNPicksH2OrHTTP11AsAsked() async throws {
         let tls = try TLSContext.selfSigned()
         #expect(tls.fingerprint.split(separator: ":").count == 32)

@@ -180,7 +180,13 @@ final class HTTP2Connection: ServerConnection, DeferredWriter {
     }
 
     private func requestWrite() {
-        guard !writeRequested, let bev, evbuffer_get_length(bufferevent_get_output(bev)) > 0 else { return }
+        guard let bev, evbuffer_get_length(bufferevent_get_output(bev)) > 0 else { return }
+        atEndOfTurn()
+    }
+
+    /// Has `writeQueuedOutput` run once this loop turn's jobs are done (once, however often asked).
+    private func atEndOfTurn() {
+        guard !writeRequested else { return }
         writeRequested = true
         loop.writeSoon(self)
     }
@@ -188,10 +194,7 @@ final class HTTP2Connection: ServerConnection, DeferredWriter {
     /// Loop thread: the stream's response has something for nghttp2 (see `servicePending`).
     private func serviceSoon(_ id: Int32) {
         servicePending.append(id)
-        if servicePending.count == 1 && !writeRequested {
-            writeRequested = true
-            loop.writeSoon(self)
-        }
+        atEndOfTurn()
     }
 
     /// Serves the streams that asked from this thread; the caller pumps once for all of them.

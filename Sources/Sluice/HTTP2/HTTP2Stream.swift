@@ -29,8 +29,6 @@ final class HTTP2Stream {
     var deferred = false
     /// The DATA frame nghttp2 has sized (and will ask us to write) carries the body's end.
     var frameEndsBody = false
-    /// Trailers to submit once the body's last DATA frame is out.
-    var trailers: HTTPFields?
 
     init(id: Int32) { self.id = id }
 }

@@ -98,20 +98,7 @@ public final class OutboundQueue: @unchecked Sendable {
     @discardableResult
     public func push(_ bytes: [UInt8]) throws -> Bool {
         if bytes.isEmpty { return false }
-        let (needsWake, mustWait) = try lock.withLock { () throws -> (Bool, Bool) in
-            if let closedReason { throw OutboundClosedError(reason: closedReason) }
-            if finished { throw OutboundClosedError(reason: "write after the body was finished") }
-            let wasEmpty = items.isEmpty
-            items.append(.bytes(bytes))
-            pending += bytes.count
-            stats.bytesWritten += bytes.count
-            stats.maxPendingBytes = max(stats.maxPendingBytes, pending)
-            let mustWait = pending > watermarks.high
-            if mustWait { stats.suspensions += 1 }
-            return (wasEmpty, mustWait)
-        }
-        if needsWake { wake() }
-        return mustWait
+        return try enqueue(.bytes(bytes), count: bytes.count, holdsMemory: true)
     }
 
     /// Queues a range of a file. Never suspends: the file's bytes are read only as the connection
@@ -120,17 +107,27 @@ public final class OutboundQueue: @unchecked Sendable {
     public func write(file: FileRegion) throws {
         if file.count == 0 { return }
         try Task.checkCancellation()
-        let needsWake = try lock.withLock { () throws -> Bool in
+        try enqueue(.file(file), count: file.count, holdsMemory: false)
+    }
+
+    /// Appends `item` (`count` pending bytes), waking the loop if the queue was empty. Returns whether
+    /// a writer of memory-holding bytes must now wait for the queue to drain.
+    @discardableResult
+    private func enqueue(_ item: OutboundItem, count: Int, holdsMemory: Bool) throws -> Bool {
+        let (needsWake, mustWait) = try lock.withLock { () throws -> (Bool, Bool) in
             if let closedReason { throw OutboundClosedError(reason: closedReason) }
             if finished { throw OutboundClosedError(reason: "write after the body was finished") }
             let wasEmpty = items.isEmpty
-            items.append(.file(file))
-            pending += file.count
-            stats.bytesWritten += file.count
+            items.append(item)
+            pending += count
+            stats.bytesWritten += count
             stats.maxPendingBytes = max(stats.maxPendingBytes, pending)
-            return wasEmpty
+            let mustWait = holdsMemory && pending > watermarks.high
+            if mustWait { stats.suspensions += 1 }
+            return (wasEmpty, mustWait)
         }
         if needsWake { wake() }
+        return mustWait
     }
 
     /// Queues the end of the body. Never suspends; later writes are a programming error.
