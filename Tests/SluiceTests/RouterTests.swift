@@ -40,6 +40,33 @@ import Testing
         #expect(kind(match) == expected)
     }
 
+    /// Routes are looked up by their first segment, but the first registered route that fits still
+    /// wins, whether its first segment is a literal, a parameter or `*`.
+    @Test func firstRegisteredRouteWinsAcrossLiteralAndOpenFirstSegments() {
+        var router = Router()
+        router.get("/a/{x}") { _ in Response(text: "1") }
+        router.get("/{first}/b") { _ in Response(text: "2") }
+        router.get("/a/b") { _ in Response(text: "3") }
+        router.get("/") { _ in Response(text: "root") }
+        router.post("/*") { _ in Response(text: "any") }
+        router.get("/a/c") { _ in Response(text: "4") }
+        func winner(_ method: HTTPRequest.Method, _ path: Substring) -> String {
+            switch router.match(method: method, path: path) {
+            case .found(_, let parameters): parameters.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined()
+            case .methodNotAllowed(let allow): "405 " + allow.map(\.rawValue).joined(separator: ",")
+            case .notFound: "404"
+            }
+        }
+        #expect(winner(.get, "/a/b") == "x=b")  // route 1, before both the parameter route and the literal one
+        #expect(winner(.get, "/z/b") == "first=z")
+        #expect(winner(.get, "/") == "")
+        #expect(winner(.post, "/a/c") == "")    // `*` (registered 5th) before "/a/c" for POST
+        #expect(winner(.put, "/a/c") == "405 GET,POST,HEAD")
+        #expect(winner(.put, "/") == "405 GET,POST,HEAD")
+        #expect(winner(.get, "/q") == "405 POST")
+        #expect(router.methods(at: "/z/b").map(\.rawValue) == ["GET", "POST", "HEAD"])
+    }
+
     @Test func methodsAtAPath() {
         #expect(Self.router().methods(at: "/health").map(\.rawValue) == ["GET", "POST", "HEAD"])
         #expect(Self.router().methods(at: "/nope").isEmpty)
@@ -88,15 +115,73 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: root) }
         do {
             let file = try files.open(Substring(path))
-            defer { close(file.fd) }
             #expect(status == 200, "\(path) was opened")
             var bytes = [UInt8](repeating: 0, count: 64)
-            let n = read(file.fd, &bytes, bytes.count)
+            let n = pread(file.region.descriptor, &bytes, bytes.count, 0)
             #expect(n == file.size)
             #expect(["<h1>home</h1>", "body{}"].contains(String(decoding: bytes.prefix(max(n, 0)), as: UTF8.self)), "\(path)")
         } catch let error as HTTPError {
             #expect(Int(error.status.code) == status, "\(path)")
         }
+    }
+
+    /// Served files keep their descriptor, but every request sees the file as it is on disk now.
+    @Test func cachedDescriptorsFollowTheFileOnDisk() throws {
+        let (root, files) = try Self.makeRoot()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        func body(_ path: Substring) throws -> String {
+            let file = try files.open(path)
+            var bytes = [UInt8](repeating: 0, count: file.size)
+            try bytes.withUnsafeMutableBytes { try file.region.read(at: 0, into: $0) }
+            return String(decoding: bytes, as: UTF8.self)
+        }
+        func status(_ path: Substring) -> Int {
+            do { _ = try files.open(path); return 200 } catch { return Int((error as? HTTPError)?.status.code ?? 0) }
+        }
+        let css = root + "/public/sub/app.css"
+        #expect(try body("/sub/app.css") == "body{}")
+        #expect(try body("/sub/app.css") == "body{}")
+        #expect(files.openFiles.count == 1)
+        // Rewritten in place (same inode): the new bytes and the new length.
+        let handle = try #require(FileHandle(forWritingAtPath: css))
+        handle.truncateFile(atOffset: 0)
+        handle.write(Data("p{color:red}".utf8))
+        handle.closeFile()
+        #expect(try body("/sub/app.css") == "p{color:red}")
+        // Replaced by a rename (a new inode): the new file.
+        try "h1{}".write(toFile: css, atomically: true, encoding: .utf8)
+        #expect(try body("/sub/app.css") == "h1{}")
+        // Removed: 404, and the descriptor is let go.
+        try FileManager.default.removeItem(atPath: css)
+        #expect(status("/sub/app.css") == 404)
+        #expect(files.openFiles.count == 0)
+        // A symbolic link swapped to point outside after it was served from inside: never the cached
+        // file, never the outside one.
+        try "body{}".write(toFile: css, atomically: true, encoding: .utf8)
+        #expect(try body("/inside-relative.css") == "body{}")
+        try FileManager.default.removeItem(atPath: root + "/public/inside-relative.css")
+        try FileManager.default.createSymbolicLink(atPath: root + "/public/inside-relative.css", withDestinationPath: "../secret.txt")
+        #expect(status("/inside-relative.css") == 404)
+        // A folder's index is served but not cached under the folder's path.
+        #expect(try body("/") == "<h1>home</h1>")
+    }
+
+    @Test func theCacheHoldsAtMostItsCapacity() throws {
+        let (root, _) = try Self.makeRoot()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let cache = OpenFileCache(capacity: 3)
+        for i in 0..<10 {
+            let path = root + "/public/f\(i).txt"
+            try "file \(i)".write(toFile: path, atomically: true, encoding: .utf8)
+            let fd = open(path, O_RDONLY | O_CLOEXEC)
+            var info = stat()
+            fstat(fd, &info)
+            cache.insert(FileRegion(takingOwnershipOf: fd, count: Int(info.st_size)), info: info, at: "f\(i).txt")
+            #expect(cache.count == min(i + 1, 3))
+        }
+        let folder = open(root + "/public", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        defer { close(folder) }
+        #expect(cache.lookup("f9.txt", under: folder)?.count == 6)
     }
 
     @Test(arguments: [

@@ -21,6 +21,8 @@ struct StaticFiles: Sendable {
     /// The folder's real path.
     let root: String
     private let folder: FolderDescriptor
+    /// Descriptors of files served lately, checked against the path on every request.
+    let openFiles = OpenFileCache()
 
     /// `nil` when `directory` does not exist.
     init?(directory: String) {
@@ -31,27 +33,24 @@ struct StaticFiles: Sendable {
         folder = FolderDescriptor(fd)
     }
 
-    /// A regular file opened for a request; the caller closes `fd`.
+    /// A regular file opened for a request.
     struct OpenFile {
-        var fd: Int32
-        var size: Int
+        /// The whole file as it is now; owns (or shares) the descriptor.
+        var region: FileRegion
         /// The file's name (`index.html` for a folder), for its content type.
         var name: String
+        var size: Int { region.count }
     }
 
     func handle(_ request: Request, _ body: BodyWriter) async throws {
         let file = try open(request.path)
-        // The region owns the descriptor from here on, whatever happens next.
-        let region = FileRegion(takingOwnershipOf: file.fd, count: file.size)
         try body.writeHead(HTTPResponse(status: .ok, headerFields: Self.fields(for: file)))
-        try await body.write(file: region)
+        try await body.write(file: file.region)
     }
 
     /// HEAD: the fields a GET would send (its length included), and no body.
     func head(_ request: Request) throws -> Response {
-        let file = try open(request.path)
-        close(file.fd)
-        return Response(headers: Self.fields(for: file))
+        Response(headers: Self.fields(for: try open(request.path)))
     }
 
     private static func fields(for file: OpenFile) -> HTTPFields {
@@ -80,21 +79,27 @@ struct StaticFiles: Sendable {
             relative += segment
         }
         guard let path = String(validating: relative, as: UTF8.self) else { throw HTTPError(.badRequest, "invalid path") }
+        let name = String(decoding: relative[nameStart...], as: UTF8.self)
+        if let region = openFiles.lookup(path, under: folder.fd) { return OpenFile(region: region, name: name) }
+
         let relativePath = path.isEmpty ? "." : path
-        var file = OpenFile(fd: openInside(relativePath), size: 0, name: String(decoding: relative[nameStart...], as: UTF8.self))
+        var fd = openInside(relativePath)
         var info = stat()
-        if file.fd >= 0, fstat(file.fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR {
-            close(file.fd)
-            file = OpenFile(fd: openInside(relativePath + "/index.html"), size: 0, name: "index.html")
-            if file.fd >= 0, fstat(file.fd, &info) != 0 { info.st_mode = 0 }
+        if fd >= 0, fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR {
+            close(fd)
+            // A folder's index is not cached: the cache holds files their own path names.
+            fd = openInside(relativePath + "/index.html")
+            guard fd >= 0 else { throw HTTPError(.notFound, "not found") }
+            let region = FileRegion(takingOwnershipOf: fd, count: 0)
+            guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { throw HTTPError(.notFound, "not found") }
+            return OpenFile(region: region.resized(to: Int(info.st_size)), name: "index.html")
         }
-        guard file.fd >= 0 else { throw HTTPError(.notFound, "not found") }
-        guard (info.st_mode & S_IFMT) == S_IFREG else {
-            close(file.fd)
-            throw HTTPError(.notFound, "not found")
-        }
-        file.size = Int(info.st_size)
-        return file
+        guard fd >= 0 else { throw HTTPError(.notFound, "not found") }
+        // The region owns the descriptor from here on, whatever happens next.
+        let region = FileRegion(takingOwnershipOf: fd, count: Int(info.st_size))
+        guard (info.st_mode & S_IFMT) == S_IFREG else { throw HTTPError(.notFound, "not found") }
+        openFiles.insert(region, info: info, at: path)
+        return OpenFile(region: region, name: name)
     }
 
     /// A descriptor for `relative` under the folder, or -1.

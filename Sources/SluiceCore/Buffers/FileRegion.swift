@@ -53,6 +53,14 @@ public struct FileRegion: Sendable {
         FileRegion(owner: owner, offset: offset, count: min(max(kept, 0), count))
     }
 
+    /// The range from the same offset, `count` bytes long, sharing the descriptor: for a file that
+    /// has grown or shrunk since the region was made (a cache of open files hands out regions sized
+    /// by a fresh `stat`).
+    public func resized(to count: Int) -> FileRegion {
+        precondition(count >= 0, "a file region needs a non-negative count")
+        return FileRegion(owner: owner, offset: offset, count: count)
+    }
+
     /// Reads `buffer.count` bytes from `position` bytes into the region, or throws: a file that ends
     /// early (truncated since it was opened) is an error, since the peer was promised its length.
     public func read(at position: Int, into buffer: UnsafeMutableRawBufferPointer) throws {
