@@ -27,7 +27,10 @@ extension FileRegion {
             return
         }
         // Buffers and segments are used from one loop thread only. Should libevent not send it with
-        // `sendfile` after all, it reads the segment rather than mapping it.
+        // `sendfile` after all, it reads the segment rather than mapping it — with lseek + read, i.e.
+        // through the descriptor's shared position, which a descriptor shared between threads (the
+        // static files' cache) could not survive. It does so only for a buffer that does not drain to
+        // a socket; callers pass `sendfile: true` only for a socket's output.
         guard let segment = evbuffer_file_segment_new(descriptor, Int64(offset), Int64(count), UInt32(EVBUF_FS_DISABLE_LOCKING | EVBUF_FS_DISABLE_MMAP)) else {
             throw FileRegionError(errno: errno)
         }
