@@ -67,6 +67,20 @@ import Testing
         #expect(router.methods(at: "/z/b").map(\.rawValue) == ["GET", "POST", "HEAD"])
     }
 
+    @Test(arguments: [
+        ("", []), ("/", []), ("//a//b/", ["a", "b"]), ("a", ["a"]), ("/a/b", ["a", "b"]),
+        ("/é/ü.txt", ["é", "ü.txt"]), ("/e\u{301}/x", ["e\u{301}", "x"]),
+    ] as [(String, [String])])
+    func pathSegments(_ path: String, _ expected: [String]) {
+        #expect(Router.segments(of: Substring(path)).map(String.init) == expected)
+    }
+
+    @Test func pathStopsAtTheQuery() {
+        let request = Request(head: HTTPRequest(method: .get, scheme: "http", authority: "t", path: "/é/x?q=1?2"))
+        #expect(request.path == "/é/x")
+        #expect(request.queryItems.map(\.value) == ["1?2"])
+    }
+
     @Test func methodsAtAPath() {
         #expect(Self.router().methods(at: "/health").map(\.rawValue) == ["GET", "POST", "HEAD"])
         #expect(Self.router().methods(at: "/nope").isEmpty)
@@ -187,6 +201,8 @@ import Testing
     @Test(arguments: [
         ("/a/app.CSS", "text/css; charset=utf-8"), ("/a/b.tar.gz", "application/octet-stream"), ("/x.d/README", "application/octet-stream"),
         ("/index.html", "text/html; charset=utf-8"), ("/.json", "application/json"), ("/noext", "application/octet-stream"),
+        ("noext", "application/octet-stream"), ("a.JS", "text/javascript; charset=utf-8"), ("/x.svg/", "application/octet-stream"),
+        ("/é.Png", "image/png"),
     ])
     func contentTypeFromTheLastSegmentsExtension(_ path: String, _ type: String) {
         #expect(StaticFiles.contentType(for: path) == type)

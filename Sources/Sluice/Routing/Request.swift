@@ -32,7 +32,9 @@ public struct Request: Sendable {
     /// The path without the query, still percent-encoded.
     public var path: Substring {
         let full = head.path ?? "/"
-        return full[..<(full.firstIndex(of: "?") ?? full.endIndex)]
+        // Searched as bytes: `firstIndex(of: Character)` walks grapheme clusters (~3% of a small
+        // request). A UTF-8 index of an ASCII byte is a valid String index.
+        return full[..<(full.utf8.firstIndex(of: UInt8(ascii: "?")) ?? full.endIndex)]
     }
 
     /// Query parameters, percent-decoded; the last value wins for a repeated name.
@@ -44,7 +46,7 @@ public struct Request: Sendable {
 
     /// Query parameters in order, percent-decoded.
     public var queryItems: [(name: String, value: String)] {
-        guard let full = head.path, let q = full.firstIndex(of: "?") else { return [] }
+        guard let full = head.path, let q = full.utf8.firstIndex(of: UInt8(ascii: "?")) else { return [] }
         return full[full.index(after: q)...].split(separator: "&").map { pair in
             let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
             return (PercentDecoding.decode(parts[0], plusAsSpace: true) ?? String(parts[0]),

@@ -120,7 +120,7 @@ public struct Router: Sendable {
 
     /// The first route whose pattern and method fit; HEAD is served by GET routes.
     func match(method: HTTPRequest.Method, path: Substring) -> Match {
-        let segments = path.split(separator: "/", omittingEmptySubsequences: true)
+        let segments = Self.segments(of: path)
         var allowed: [HTTPRequest.Method] = []
         for index in candidates(segments) {
             let route = routes[index]
@@ -137,12 +137,30 @@ public struct Router: Sendable {
 
     /// Methods any route answers at `path`, for OPTIONS and CORS preflight.
     func methods(at path: Substring) -> [HTTPRequest.Method] {
-        let segments = path.split(separator: "/", omittingEmptySubsequences: true)
+        let segments = Self.segments(of: path)
         var out: [HTTPRequest.Method] = []
         for index in candidates(segments) where Self.bind(routes[index].pattern, segments) != nil {
             for m in routes[index].methods where !out.contains(m) { out.append(m) }
         }
         if out.contains(.get) && !out.contains(.head) { out.append(.head) }
+        return out
+    }
+
+    /// The path's non-empty `/`-separated segments, found as bytes (Substring's `split` compares
+    /// Characters, ~2% of a small request).
+    static func segments(of path: Substring) -> [Substring] {
+        var out: [Substring] = []
+        let utf8 = path.utf8
+        var start = utf8.startIndex
+        var i = start
+        while i != utf8.endIndex {
+            if utf8[i] == UInt8(ascii: "/") {
+                if start != i { out.append(path[start..<i]) }
+                start = utf8.index(after: i)
+            }
+            i = utf8.index(after: i)
+        }
+        if start != utf8.endIndex { out.append(path[start...]) }
         return out
     }
 

@@ -119,9 +119,16 @@ struct StaticFiles: Sendable {
     }
 
     static func contentType(for path: String) -> String {
-        // Only the text after the last dot of the last segment (splitting the whole path cost 3% a request).
-        let name = path[(path.lastIndex(of: "/").map { path.index(after: $0) } ?? path.startIndex)...]
-        let ext = name.lastIndex(of: ".").map { name[name.index(after: $0)...].lowercased() } ?? ""
+        // Only the bytes after the last dot of the last segment, lowercased as ASCII: Character
+        // searches and `lowercased()` were ~3% of a small file request.
+        var reversedExtension: [UInt8] = []
+        var hasExtension = false
+        for byte in path.utf8.reversed() {
+            if byte == UInt8(ascii: ".") { hasExtension = true; break }
+            if byte == UInt8(ascii: "/") { break }
+            reversedExtension.append(byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte + 32 : byte)
+        }
+        let ext = hasExtension ? String(decoding: reversedExtension.reversed(), as: UTF8.self) : ""
         return switch ext {
         case "html", "htm": "text/html; charset=utf-8"
         case "css": "text/css; charset=utf-8"
