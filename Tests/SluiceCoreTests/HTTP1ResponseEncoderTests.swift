@@ -13,6 +13,18 @@ import Testing
         #expect(String(decoding: head, as: UTF8.self) == "HTTP/1.0 431 Request Header Fields Too Large\r\n\r\n")
     }
 
+    /// Server-wide fields go last and replace the response's own fields of the same name.
+    @Test func appendedFieldsReplaceTheResponsesOwn() {
+        let response = HTTPResponse(status: .notFound, headerFields: [.date: "yesterday", .contentLength: "0", .server: "mine"])
+        let head = HTTP1ResponseEncoder.head(response, appending: [
+            HTTPField(name: .date, value: "Sun, 22 Nov 2026 21:00:00 GMT"), HTTPField(name: .server, value: "Sluice"),
+        ])
+        #expect(String(decoding: head, as: UTF8.self) ==
+            "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nDate: Sun, 22 Nov 2026 21:00:00 GMT\r\nServer: Sluice\r\n\r\n")
+        let plain = HTTP1ResponseEncoder.head(HTTPResponse(status: .init(code: 599, reasonPhrase: "X")), version: (1, 0), appending: [])
+        #expect(String(decoding: plain, as: UTF8.self) == "HTTP/1.0 599 X\r\n\r\n")
+    }
+
     @Test func chunks() {
         #expect(String(decoding: HTTP1ResponseEncoder.chunk(Array(repeating: 0x61, count: 26)), as: UTF8.self) == "1a\r\n" + String(repeating: "a", count: 26) + "\r\n")
         #expect(HTTP1ResponseEncoder.chunk([]).isEmpty)

@@ -36,6 +36,30 @@ import Testing
         }
     }
 
+    /// A handler's own Date and Server give way to the server's; fields HTTP/2 forbids never go out,
+    /// over either protocol's encoder (HTTP/1.1 keeps what it allows).
+    @Test func serverFieldsReplaceTheHandlersAndConnectionFieldsStayOffHTTP2() async throws {
+        try await withServer(routes: { router in
+            router.get("/own") { _ in
+                Response(headers: [.date: "yesterday", .server: "mine", .connection: "keep-alive",
+                                   HTTPField.Name("Keep-Alive")!: "timeout=5", .upgrade: "h2c", .contentType: "text/plain"])
+            }
+        }) { server in
+            for protocolFlag in ["--http2-prior-knowledge", "--http1.1"] {
+                let result = try await curl([protocolFlag, "-s", "-D", "-", "-o", "/dev/null", "\(server.base)/own"])
+                let lines = String(decoding: result.stdout, as: UTF8.self).split(separator: "\r\n").map { $0.lowercased() }
+                let names = lines.dropFirst().compactMap { $0.split(separator: ":", maxSplits: 1).first.map(String.init) }
+                #expect(names.filter { $0 == "date" }.count == 1, "\(protocolFlag): \(lines)")
+                #expect(!lines.contains("date: yesterday"), "\(protocolFlag)")
+                #expect(lines.contains("server: sluice") && !lines.contains("server: mine"), "\(protocolFlag): \(lines)")
+                #expect(lines.contains("content-type: text/plain"), "\(protocolFlag)")
+                if protocolFlag == "--http2-prior-knowledge" {
+                    #expect(!names.contains("connection") && !names.contains("keep-alive") && !names.contains("upgrade"), "\(lines)")
+                }
+            }
+        }
+    }
+
     @Test func tlsWithALPNPicksH2OrHTTP11AsAsked() async throws {
         let tls = try TLSContext.selfSigned()
         #expect(tls.fingerprint.split(separator: ":").count == 32)

@@ -219,7 +219,7 @@ final class HTTP1Connection: ServerConnection, DeferredWriter {
         }
         let sink = HTTP1ResponseSink(
             queue: queue, isHeadRequest: method == .head, http10: h.versionMinor == 0,
-            keepAlive: keepAlive, decorate: context.decorate)
+            keepAlive: keepAlive, serverFields: context.serverFields, decorate: context.decorate)
         exchange = (queue, sink, nil)
         request.parameters = route.parameters
         let logger = context.configuration.logger
@@ -338,10 +338,10 @@ final class HTTP1Connection: ServerConnection, DeferredWriter {
     private func respondAndClose(_ status: HTTPResponse.Status, _ message: String) {
         guard state == .open, bev != nil else { return }
         var fields: HTTPFields = [.contentType: "text/plain; charset=utf-8", .connection: "close"]
-        context.decorate(&fields)
+        context.decorate?(&fields)
         let text = Array((message.isEmpty ? status.reasonPhrase : message).utf8) + [10]
         fields[.contentLength] = String(text.count)
-        writeDirect(HTTP1ResponseEncoder.head(HTTPResponse(status: status, headerFields: fields)) + text)
+        writeDirect(HTTP1ResponseEncoder.head(HTTPResponse(status: status, headerFields: fields), appending: context.serverFields.current) + text)
         context.configuration.logger.debug("\(remoteAddress): \(status.code) \(message)")
         closeAfterFlush()
     }

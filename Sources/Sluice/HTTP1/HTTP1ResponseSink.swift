@@ -9,7 +9,8 @@ final class HTTP1ResponseSink: ResponseSink, @unchecked Sendable {
     let queue: OutboundQueue
     private let isHeadRequest: Bool
     private let http10: Bool
-    private let decorate: @Sendable (inout HTTPFields) -> Void
+    private let serverFields: ServerFields
+    private let decorate: (@Sendable (inout HTTPFields) -> Void)?
     private let lock = Lock()
     // Guarded by `lock`.
     private var framing = Framing.unsent
@@ -18,13 +19,15 @@ final class HTTP1ResponseSink: ResponseSink, @unchecked Sendable {
 
     /// - Parameters:
     ///   - keepAlive: whether the connection may stay open after this response.
-    ///   - decorate: adds the server-wide headers (Date, Server, CORS).
+    ///   - serverFields: Date and Server, appended to the head.
+    ///   - decorate: adds the CORS headers, when the server has a policy.
     init(queue: OutboundQueue, isHeadRequest: Bool, http10: Bool, keepAlive: Bool,
-         decorate: @escaping @Sendable (inout HTTPFields) -> Void) {
+         serverFields: ServerFields, decorate: (@Sendable (inout HTTPFields) -> Void)?) {
         self.queue = queue
         self.isHeadRequest = isHeadRequest
         self.http10 = http10
         self.keepAlive = keepAlive
+        self.serverFields = serverFields
         self.decorate = decorate
     }
 
@@ -38,8 +41,9 @@ final class HTTP1ResponseSink: ResponseSink, @unchecked Sendable {
     func sendHead(_ head: HTTPResponse) throws {
         try lock.withLock {
             guard framing == .unsent else { return }
+            // The head is changed only where it must be: a change copies its field storage.
             var head = head
-            decorate(&head.headerFields)
+            decorate?(&head.headerFields)
             let status = head.status.code
             let bodyless = isHeadRequest || status == 204 || status == 304 || (100..<200).contains(status)
             if status == 101 {
@@ -47,11 +51,11 @@ final class HTTP1ResponseSink: ResponseSink, @unchecked Sendable {
                 // connection ends with them.
                 framing = .closeDelimited
                 keepAlive = false
-                try queue.push(HTTP1ResponseEncoder.head(head, version: (1, 1)))
+                try queue.push(HTTP1ResponseEncoder.head(head, version: (1, 1), appending: serverFields.current))
                 return
             } else if head.headerFields[.contentLength] != nil {
                 framing = isHeadRequest ? .none : .fixed
-                head.headerFields[.transferEncoding] = nil
+                if head.headerFields[.transferEncoding] != nil { head.headerFields[.transferEncoding] = nil }
             } else if status == 204 || status == 304 {
                 framing = .none
             } else if http10 {
@@ -61,8 +65,9 @@ final class HTTP1ResponseSink: ResponseSink, @unchecked Sendable {
                 head.headerFields[.transferEncoding] = "chunked"
                 framing = bodyless ? .none : .chunked
             }
-            head.headerFields[.connection] = keepAlive ? (http10 ? "keep-alive" : nil) : "close"
-            try queue.push(HTTP1ResponseEncoder.head(head, version: http10 ? (1, 0) : (1, 1)))
+            let connection: String? = keepAlive ? (http10 ? "keep-alive" : nil) : "close"
+            if connection != nil || head.headerFields[.connection] != nil { head.headerFields[.connection] = connection }
+            try queue.push(HTTP1ResponseEncoder.head(head, version: http10 ? (1, 0) : (1, 1), appending: serverFields.current))
         }
     }
 

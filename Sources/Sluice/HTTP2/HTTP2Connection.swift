@@ -408,7 +408,9 @@ final class HTTP2Connection: ServerConnection, DeferredWriter {
             return reset(id, NGHTTP2_INTERNAL_ERROR)
         }
         if let (head, endsStream) = sink.takeHead() {
-            let rv: Int32 = HTTP2HeaderBlock.withNameValues(status: head.status.code, fields: head.headerFields) { nva, count in
+            let rv: Int32 = HTTP2HeaderBlock.withNameValues(
+                status: head.status.code, fields: head.headerFields, appending: context.serverFields.current
+            ) { nva, count in
                 if endsStream {
                     return nghttp2_submit_response(session, id, nva, count, nil)
                 }

@@ -4,12 +4,19 @@ import HTTPTypes
 /// Builds nghttp2 name/value arrays from HTTP fields. nghttp2 copies them during the submit call,
 /// so the bytes need to live only for `body`: they are laid out in one scratch buffer on the stack
 /// (two arrays per field were ~7% of a small response's time).
+///
+/// Fields HTTP/2 forbids (connection-specific, RFC 9113 §8.2.2) are left out, and so are those the
+/// `appending` fields (Date, Server) replace: filtered here, the response's own fields are never
+/// copied to remove them.
 enum HTTP2HeaderBlock {
-    static func withNameValues<T>(status: Int?, fields: HTTPFields, _ body: (UnsafePointer<nghttp2_nv>, Int) -> T) -> T {
+    static func withNameValues<T>(
+        status: Int?, fields: HTTPFields, appending extra: [HTTPField] = [], _ body: (UnsafePointer<nghttp2_nv>, Int) -> T
+    ) -> T {
         let statusText = status.map { String($0) }
         var size = statusText.map { ":status".utf8.count + $0.utf8.count } ?? 0
         for field in fields { size += field.name.canonicalName.utf8.count + field.value.utf8.count }
-        let count = fields.count + (statusText == nil ? 0 : 1)
+        for field in extra { size += field.name.canonicalName.utf8.count + field.value.utf8.count }
+        let count = fields.count + extra.count + (statusText == nil ? 0 : 1)
         return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: max(size, 1)) { bytes in
             withUnsafeTemporaryAllocation(of: nghttp2_nv.self, capacity: max(count, 1)) { nvs in
                 var offset = 0
@@ -26,10 +33,25 @@ enum HTTP2HeaderBlock {
                     index += 1
                 }
                 if let statusText { append(":status", statusText) }
-                for field in fields { append(field.name.canonicalName, field.value) }
+                for field in fields where !isConnectionSpecific(field.name) && (extra.isEmpty || !field.name.occurs(in: extra)) {
+                    append(field.name.canonicalName, field.value)
+                }
+                for field in extra { append(field.name.canonicalName, field.value) }
                 defer { nvs.baseAddress!.deinitialize(count: index) }
                 return body(nvs.baseAddress!, index)
             }
+        }
+    }
+
+    /// Connection, Keep-Alive, Proxy-Connection, Transfer-Encoding, Upgrade: forbidden in HTTP/2.
+    static func isConnectionSpecific(_ name: HTTPField.Name) -> Bool {
+        let text = name.canonicalName
+        return switch text.utf8.count {
+        case 7: text == "upgrade"
+        case 10: text == "connection" || text == "keep-alive"
+        case 16: text == "proxy-connection"
+        case 17: text == "transfer-encoding"
+        default: false
         }
     }
 }

@@ -7,7 +7,7 @@ import SluiceCore
 final class HTTP2ResponseSink: ResponseSink, @unchecked Sendable {
     let queue: OutboundQueue
     private let isHeadRequest: Bool
-    private let decorate: @Sendable (inout HTTPFields) -> Void
+    private let decorate: (@Sendable (inout HTTPFields) -> Void)?
     /// Asks the connection's loop to look at this stream (submit the head, resume data, reset).
     private let service: @Sendable () -> Void
     private let lock = Lock()
@@ -19,17 +19,15 @@ final class HTTP2ResponseSink: ResponseSink, @unchecked Sendable {
     private var aborted = false
     private var abortsConnection = false
 
-    init(queue: OutboundQueue, isHeadRequest: Bool, decorate: @escaping @Sendable (inout HTTPFields) -> Void,
+    /// - Parameter decorate: adds the CORS headers, when the server has a policy. Date and Server,
+    ///   and the removal of connection-specific fields, happen when the head is encoded.
+    init(queue: OutboundQueue, isHeadRequest: Bool, decorate: (@Sendable (inout HTTPFields) -> Void)?,
          service: @escaping @Sendable () -> Void) {
         self.queue = queue
         self.isHeadRequest = isHeadRequest
         self.decorate = decorate
         self.service = service
     }
-
-    /// Fields forbidden in HTTP/2 (RFC 9113 §8.2.2); made once, not per response.
-    private static let connectionSpecific: [HTTPField.Name] = ["Connection", "Keep-Alive", "Transfer-Encoding", "Upgrade", "Proxy-Connection"]
-        .map { HTTPField.Name($0)! }
 
     var headSent: Bool { lock.withLock { sent } }
     var statistics: OutboundQueue.Statistics { queue.statistics }
@@ -40,8 +38,7 @@ final class HTTP2ResponseSink: ResponseSink, @unchecked Sendable {
             guard !sent else { return false }
             if queue.isClosed { throw OutboundClosedError(reason: "stream closed") }
             var head = head
-            decorate(&head.headerFields)
-            for name in Self.connectionSpecific where head.headerFields[name] != nil { head.headerFields[name] = nil }
+            decorate?(&head.headerFields)
             sent = true
             pendingHead = head
             bodyless = isHeadRequest || head.status.code == 204 || head.status.code == 304

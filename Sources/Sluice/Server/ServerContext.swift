@@ -6,17 +6,19 @@ import SluiceCore
 final class ServerContext: Sendable {
     let configuration: ServerConfiguration
     let router: Router
-    let decorate: @Sendable (inout HTTPFields) -> Void
+    /// Date and Server, appended by the encoders to every response head.
+    let serverFields: ServerFields
+    /// Adds the CORS headers, when the server has a policy.
+    let decorate: (@Sendable (inout HTTPFields) -> Void)?
 
     init(configuration: ServerConfiguration, router: Router) {
         self.configuration = configuration
         self.router = router
-        let serverName = configuration.serverName
-        let cors = configuration.cors
-        decorate = { fields in
-            fields[.date] = DateHeader.now
-            if let serverName { fields[.server] = serverName }
-            cors?.apply(to: &fields)
+        serverFields = ServerFields(serverName: configuration.serverName)
+        if let cors = configuration.cors {
+            decorate = { fields in cors.apply(to: &fields) }
+        } else {
+            decorate = nil
         }
     }
 
