@@ -45,6 +45,19 @@ import Testing
         #expect(try await InboundBody.empty().collect(upTo: 0, tooLarge: TooLarge()) == [])
     }
 
+    /// Every bodyless request shares one empty body: nothing the loop or a handler does changes it.
+    @Test func theSharedEmptyBodyStaysEmpty() async throws {
+        struct TooLarge: Error {}
+        let shared = InboundBody.empty()
+        #expect(shared === InboundBody.empty())
+        shared.append([1, 2, 3])
+        shared.fail(TooLarge())
+        shared.finish()
+        #expect(shared.bufferedBytes == 0)
+        #expect(try await shared.next() == nil)
+        #expect(try await InboundBody.empty().collect(upTo: 0, tooLarge: TooLarge()) == [])
+    }
+
     @Test func cancellationWakesAWaitingReader() async throws {
         let body = InboundBody()
         let reader = Task { try await body.next() }

@@ -162,6 +162,7 @@ import Testing
         handle.write(Data("p{color:red}".utf8))
         handle.closeFile()
         #expect(try body("/sub/app.css") == "p{color:red}")
+        #expect(try files.open("/sub/app.css").fields[.contentLength] == "12")
         // Replaced by a rename (a new inode): the new file.
         try "h1{}".write(toFile: css, atomically: true, encoding: .utf8)
         #expect(try body("/sub/app.css") == "h1{}")
@@ -190,12 +191,14 @@ import Testing
             let fd = open(path, O_RDONLY | O_CLOEXEC)
             var info = stat()
             fstat(fd, &info)
-            cache.insert(FileRegion(takingOwnershipOf: fd, count: Int(info.st_size)), info: info, at: "f\(i).txt")
+            let file = StaticFiles.OpenFile(region: FileRegion(takingOwnershipOf: fd, count: Int(info.st_size)), name: "f\(i).txt")
+            cache.insert(file, info: info, at: "f\(i).txt")
             #expect(cache.count == min(i + 1, 3))
         }
         let folder = open(root + "/public", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         defer { close(folder) }
-        #expect(cache.lookup("f9.txt", under: folder)?.count == 6)
+        let file = try #require(cache.lookup("f9.txt", under: folder))
+        #expect(file.size == 6 && file.fields[.contentLength] == "6" && file.fields[.contentType] == "text/plain; charset=utf-8")
     }
 
     @Test(arguments: [

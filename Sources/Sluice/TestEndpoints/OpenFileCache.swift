@@ -17,7 +17,8 @@ import Glibc
 /// open; when full, an arbitrary entry makes room.
 final class OpenFileCache: Sendable {
     struct Entry {
-        var region: FileRegion
+        /// The file with its response fields, as of its last lookup's length.
+        var file: StaticFiles.OpenFile
         var device: UInt64
         var inode: UInt64
     }
@@ -31,7 +32,7 @@ final class OpenFileCache: Sendable {
 
     /// The cached file at `relativePath` under `folder`, sized as it is now, when the path still
     /// names that file; nil otherwise (and a stale entry is dropped).
-    func lookup(_ relativePath: String, under folder: Int32) -> FileRegion? {
+    func lookup(_ relativePath: String, under folder: Int32) -> StaticFiles.OpenFile? {
         guard let entry = entries.withLock({ $0[relativePath] }) else { return nil }
         var info = stat()
         guard fstatat(folder, relativePath, &info, 0) == 0, (info.st_mode & S_IFMT) == S_IFREG,
@@ -40,12 +41,19 @@ final class OpenFileCache: Sendable {
             entries.withLock { _ = $0.removeValue(forKey: relativePath) }
             return nil
         }
-        return entry.region.resized(to: Int(info.st_size))
+        let size = Int(info.st_size)
+        if size == entry.file.size { return entry.file }
+        // Changed in place: this and later requests get the new length (and its fields, made once).
+        let file = entry.file.resized(to: size)
+        entries.withLock { entries in
+            if entries[relativePath]?.inode == entry.inode { entries[relativePath]?.file = file }
+        }
+        return file
     }
 
     /// Remembers a regular file just opened (and fstat'ed as `info`) at `relativePath`.
-    func insert(_ region: FileRegion, info: stat, at relativePath: String) {
-        let entry = Entry(region: region, device: UInt64(info.st_dev), inode: UInt64(info.st_ino))
+    func insert(_ file: StaticFiles.OpenFile, info: stat, at relativePath: String) {
+        let entry = Entry(file: file, device: UInt64(info.st_dev), inode: UInt64(info.st_ino))
         entries.withLock { entries in
             if entries.count >= capacity, entries[relativePath] == nil, let victim = entries.first?.key {
                 entries.removeValue(forKey: victim)

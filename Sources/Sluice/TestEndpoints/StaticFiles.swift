@@ -37,24 +37,35 @@ struct StaticFiles: Sendable {
     struct OpenFile {
         /// The whole file as it is now; owns (or shares) the descriptor.
         var region: FileRegion
-        /// The file's name (`index.html` for a folder), for its content type.
-        var name: String
+        /// Content-Type (from the name: `index.html` for a folder) and Content-Length.
+        var fields: HTTPFields
         var size: Int { region.count }
+
+        init(region: FileRegion, name: some StringProtocol) {
+            self.region = region
+            fields = [.contentType: StaticFiles.contentType(for: name), .contentLength: String(region.count)]
+        }
+
+        /// The same file at its current length (the fields are copied only when that changed).
+        func resized(to count: Int) -> OpenFile {
+            var file = self
+            if count != region.count {
+                file.region = region.resized(to: count)
+                file.fields[.contentLength] = String(count)
+            }
+            return file
+        }
     }
 
     func handle(_ request: Request, _ body: BodyWriter) async throws {
         let file = try open(request.path)
-        try body.writeHead(HTTPResponse(status: .ok, headerFields: Self.fields(for: file)))
+        try body.writeHead(HTTPResponse(status: .ok, headerFields: file.fields))
         try await body.write(file: file.region)
     }
 
     /// HEAD: the fields a GET would send (its length included), and no body.
     func head(_ request: Request) throws -> Response {
-        Response(headers: Self.fields(for: try open(request.path)))
-    }
-
-    private static func fields(for file: OpenFile) -> HTTPFields {
-        [.contentType: contentType(for: file.name), .contentLength: String(file.size)]
+        Response(headers: try open(request.path).fields)
     }
 
     /// Opens the file for a URL path, or throws the HTTPError to answer with.
@@ -79,8 +90,7 @@ struct StaticFiles: Sendable {
             relative += segment
         }
         guard let path = String(validating: relative, as: UTF8.self) else { throw HTTPError(.badRequest, "invalid path") }
-        let name = String(decoding: relative[nameStart...], as: UTF8.self)
-        if let region = openFiles.lookup(path, under: folder.fd) { return OpenFile(region: region, name: name) }
+        if let cached = openFiles.lookup(path, under: folder.fd) { return cached }
 
         let relativePath = path.isEmpty ? "." : path
         var fd = openInside(relativePath)
@@ -98,8 +108,9 @@ struct StaticFiles: Sendable {
         // The region owns the descriptor from here on, whatever happens next.
         let region = FileRegion(takingOwnershipOf: fd, count: Int(info.st_size))
         guard (info.st_mode & S_IFMT) == S_IFREG else { throw HTTPError(.notFound, "not found") }
-        openFiles.insert(region, info: info, at: path)
-        return OpenFile(region: region, name: name)
+        let file = OpenFile(region: region, name: String(decoding: relative[nameStart...], as: UTF8.self))
+        openFiles.insert(file, info: info, at: path)
+        return file
     }
 
     /// A descriptor for `relative` under the folder, or -1.
@@ -118,7 +129,7 @@ struct StaticFiles: Sendable {
         return String(validatingCString: resolved)
     }
 
-    static func contentType(for path: String) -> String {
+    static func contentType(for path: some StringProtocol) -> String {
         // Only the bytes after the last dot of the last segment, lowercased as ASCII: Character
         // searches and `lowercased()` were ~3% of a small file request.
         var reversedExtension: [UInt8] = []

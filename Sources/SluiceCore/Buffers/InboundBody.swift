@@ -33,12 +33,15 @@ public final class InboundBody: AsyncSequence, @unchecked Sendable {
         self.consumed = consumed
     }
 
-    /// An empty, finished body (a request without one).
-    public static func empty() -> InboundBody {
+    /// An empty, finished body (a request without one). One instance serves every such request: a
+    /// finished body with nothing buffered ignores `append`, `finish` and `fail`, and `next` gives nil.
+    public static func empty() -> InboundBody { finishedEmpty }
+
+    private static let finishedEmpty: InboundBody = {
         let body = InboundBody()
         body.finish()
         return body
-    }
+    }()
 
     public var bufferedBytes: Int { lock.withLock { buffered } }
 
