@@ -255,20 +255,19 @@ final class HTTP2Connection: ServerConnection, DeferredWriter {
     }
 
     private func header(_ frame: UnsafePointer<nghttp2_frame>, _ name: UnsafeBufferPointer<UInt8>, _ value: UnsafeBufferPointer<UInt8>) -> Int32 {
-        guard let stream = streams[frame.pointee.hd.stream_id], !stream.dispatched else { return 0 }
-        let nameText = String(decoding: name, as: UTF8.self)
-        let valueText = String(decoding: value, as: UTF8.self)
-        switch nameText {
-        case ":method": stream.method = valueText
-        case ":scheme": stream.scheme = valueText
-        case ":authority": stream.authority = valueText
-        case ":path": stream.path = valueText
-        case ":protocol": stream.connectProtocol = valueText
-        default:
-            // nghttp2 has already refused malformed names, uppercase and connection-specific fields.
-            if let fieldName = HTTPField.Name(nameText) {
-                stream.fields.append(HTTPField(name: fieldName, value: valueText))
+        guard let stream = streams[frame.pointee.hd.stream_id], !stream.dispatched, !name.isEmpty else { return 0 }
+        if name[0] == UInt8(ascii: ":") {
+            switch HTTP2FieldNames.pseudo(name) {
+            case .method: stream.method = String(decoding: value, as: UTF8.self)
+            case .scheme: stream.scheme = String(decoding: value, as: UTF8.self)
+            case .authority: stream.authority = String(decoding: value, as: UTF8.self)
+            case .path: stream.path = String(decoding: value, as: UTF8.self)
+            case .protocol: stream.connectProtocol = String(decoding: value, as: UTF8.self)
+            case .other: break  // nghttp2 refuses unknown request pseudo-headers before this
             }
+        } else if let fieldName = HTTP2FieldNames.name(name) {
+            // nghttp2 has already refused malformed names, uppercase and connection-specific fields.
+            stream.fields.append(HTTPField(name: fieldName, value: value))
         }
         return 0
     }
