@@ -100,6 +100,35 @@ import Testing
         }
     }
 
+    /// Static files keep their descriptors, but a request never gets a file older than itself: one
+    /// replaced, rewritten in place or removed right before a request is served as it is then.
+    @Test func aChangedFileIsServedAsItIsWhenTheRequestArrives() async throws {
+        let (root, _, _) = try Self.makeFolder()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let path = root + "/page.txt"
+        try await withServer(routes: { router in
+            router.staticFiles(from: root)
+        }) { server in
+            for (round, version) in ["--http1.1", "--http2-prior-knowledge"].enumerated() {
+                func get() async throws -> String {
+                    let result = try await curl([version, "-s", "-w", " %{http_code}", "\(server.base)/page.txt"])
+                    return String(decoding: result.stdout, as: UTF8.self)
+                }
+                try "first \(round)".write(toFile: path, atomically: true, encoding: .utf8)
+                #expect(try await get() == "first \(round) 200")
+                try "replaced \(round)".write(toFile: path, atomically: true, encoding: .utf8)  // a new inode
+                #expect(try await get() == "replaced \(round) 200", "\(version)")
+                let handle = try #require(FileHandle(forWritingAtPath: path))  // the same inode, longer
+                handle.seekToEndOfFile()
+                handle.write(Data(" and grown".utf8))
+                handle.closeFile()
+                #expect(try await get() == "replaced \(round) and grown 200", "\(version)")
+                try FileManager.default.removeItem(atPath: path)
+                #expect(try await get().hasSuffix(" 404"), "\(version)")
+            }
+        }
+    }
+
     @Test func headAnswersWithTheLengthAGetWouldHave() async throws {
         let (root, _, _) = try Self.makeFolder()
         defer { try? FileManager.default.removeItem(atPath: root) }

@@ -181,6 +181,20 @@ import Testing
         #expect(try body("/") == "<h1>home</h1>")
     }
 
+    /// A check that began after a request arrived already saw whatever its client did before sending
+    /// it, so that request is served without another stat; a later request gets a new check.
+    @Test func aCheckMadeAfterARequestArrivedServesIt() throws {
+        let (root, files) = try Self.makeRoot()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let css = root + "/public/sub/app.css"
+        let received = ContinuousClock.now
+        #expect(try files.open("/sub/app.css", receivedAt: received).size == 6)  // opened and cached after `received`
+        try "h1{}".write(toFile: css, atomically: true, encoding: .utf8)
+        #expect(try files.open("/sub/app.css", receivedAt: received).size == 6)  // the check after `received` stands
+        #expect(try files.open("/sub/app.css").size == 4)  // received now: checked again, the new file
+        #expect(try files.open("/sub/app.css", receivedAt: received).size == 4)  // and that newer check serves all
+    }
+
     @Test func theCacheHoldsAtMostItsCapacity() throws {
         let (root, _) = try Self.makeRoot()
         defer { try? FileManager.default.removeItem(atPath: root) }
@@ -192,12 +206,12 @@ import Testing
             var info = stat()
             fstat(fd, &info)
             let file = StaticFiles.OpenFile(region: FileRegion(takingOwnershipOf: fd, count: Int(info.st_size)), name: "f\(i).txt")
-            cache.insert(file, info: info, at: "f\(i).txt")
+            cache.insert(file, info: info, at: "f\(i).txt", checkedAt: .now)
             #expect(cache.count == min(i + 1, 3))
         }
         let folder = open(root + "/public", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         defer { close(folder) }
-        let file = try #require(cache.lookup("f9.txt", under: folder))
+        let file = try #require(cache.lookup("f9.txt", under: folder, receivedAt: .now))
         #expect(file.size == 6 && file.fields[.contentLength] == "6" && file.fields[.contentType] == "text/plain; charset=utf-8")
     }
 

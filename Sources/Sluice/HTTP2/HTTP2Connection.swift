@@ -36,6 +36,9 @@ final class HTTP2Connection: ServerConnection, DeferredWriter {
     /// Streams whose response asked for service from this loop's own thread (a handler on the loop,
     /// often still inside the callback that dispatched it): served together before the next pump.
     private var servicePending: [Int32] = []
+    /// Taken after each read (the bytes before any read came with the connection): every request
+    /// that read brought was received by then (``Request/receivedAt``).
+    private var lastRead = ContinuousClock.now
 
     init(bev: OpaquePointer, scheme: String, remoteAddress: String, loop: EventLoop, context: ServerContext, registry: ConnectionRegistry) {
         self.bev = bev
@@ -137,6 +140,7 @@ final class HTTP2Connection: ServerConnection, DeferredWriter {
 
     private func readable() {
         guard state == .open, let bev, let session else { return }
+        lastRead = .now
         let input = bufferevent_get_input(bev)
         while state == .open {
             let length = evbuffer_get_length(input)
@@ -366,7 +370,7 @@ final class HTTP2Connection: ServerConnection, DeferredWriter {
         } else {
             bodyStream = .empty()
         }
-        var request = Request(head: head, bodyStream: bodyStream, remoteAddress: remoteAddress)
+        var request = Request(head: head, bodyStream: bodyStream, remoteAddress: remoteAddress, receivedAt: lastRead)
         let route = context.route(request)
         request.parameters = route.parameters
         let sink = makeSink(for: stream, isHead: method == .head)

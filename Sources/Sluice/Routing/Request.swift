@@ -19,12 +19,19 @@ public struct Request: Sendable {
     public var remoteAddress: String
     /// Path parameters captured by `{name}` segments of the route.
     public var parameters: [String: String] = [:]
+    /// When the server had read the request's head: taken after the read, once for all the requests
+    /// one read brought. Whatever the client did before sending the request happened before it.
+    public var receivedAt: ContinuousClock.Instant
 
-    public init(head: HTTPRequest, body: [UInt8] = [], bodyStream: InboundBody = .empty(), remoteAddress: String = "") {
+    public init(
+        head: HTTPRequest, body: [UInt8] = [], bodyStream: InboundBody = .empty(), remoteAddress: String = "",
+        receivedAt: ContinuousClock.Instant = .now
+    ) {
         self.head = head
         self.body = body
         self.bodyStream = bodyStream
         self.remoteAddress = remoteAddress
+        self.receivedAt = receivedAt
     }
 
     public var method: HTTPRequest.Method { head.method }

@@ -58,18 +58,19 @@ struct StaticFiles: Sendable {
     }
 
     func handle(_ request: Request, _ body: BodyWriter) async throws {
-        let file = try open(request.path)
+        let file = try open(request.path, receivedAt: request.receivedAt)
         try body.writeHead(HTTPResponse(status: .ok, headerFields: file.fields))
         try await body.write(file: file.region)
     }
 
     /// HEAD: the fields a GET would send (its length included), and no body.
     func head(_ request: Request) throws -> Response {
-        Response(headers: try open(request.path).fields)
+        Response(headers: try open(request.path, receivedAt: request.receivedAt).fields)
     }
 
-    /// Opens the file for a URL path, or throws the HTTPError to answer with.
-    func open(_ urlPath: Substring) throws -> OpenFile {
+    /// Opens the file for a URL path as it was on disk at `receivedAt` or later, or throws the
+    /// HTTPError to answer with.
+    func open(_ urlPath: Substring, receivedAt: ContinuousClock.Instant = .now) throws -> OpenFile {
         guard let decoded = PercentDecoding.decodeBytes(urlPath) else { throw HTTPError(.badRequest, "malformed percent-encoding") }
         // One pass over the decoded bytes: NUL and backslashes refused, `.` and `..` segments refused,
         // empty segments dropped (split, contains and joined over Strings cost ~5% of a small file).
@@ -90,8 +91,9 @@ struct StaticFiles: Sendable {
             relative += segment
         }
         guard let path = String(validating: relative, as: UTF8.self) else { throw HTTPError(.badRequest, "invalid path") }
-        if let cached = openFiles.lookup(path, under: folder.fd) { return cached }
+        if let cached = openFiles.lookup(path, under: folder.fd, receivedAt: receivedAt) { return cached }
 
+        let checkedAt = ContinuousClock.now
         let relativePath = path.isEmpty ? "." : path
         var fd = openInside(relativePath)
         var info = stat()
@@ -109,7 +111,7 @@ struct StaticFiles: Sendable {
         let region = FileRegion(takingOwnershipOf: fd, count: Int(info.st_size))
         guard (info.st_mode & S_IFMT) == S_IFREG else { throw HTTPError(.notFound, "not found") }
         let file = OpenFile(region: region, name: String(decoding: relative[nameStart...], as: UTF8.self))
-        openFiles.insert(file, info: info, at: path)
+        openFiles.insert(file, info: info, at: path, checkedAt: checkedAt)
         return file
     }
 
