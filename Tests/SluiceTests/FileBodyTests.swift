@@ -66,6 +66,31 @@ import Testing
         }
     }
 
+    /// A served file's descriptor is shared by every response that sends it, on every loop at once:
+    /// `sendfile` and `pread` name their offset, so no response moves another's position.
+    @Test func oneCachedDescriptorServesConcurrentResponsesOnEveryLoop() async throws {
+        let (root, small, big) = try Self.makeFolder()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try await withServer(loops: 3, routes: { router in
+            router.staticFiles(from: root)
+        }) { server in
+            _ = try await curl(["\(server.base)/big.bin", "-o", "/dev/null"])  // cached from here on
+            let results = try await withThrowingTaskGroup(of: (String, Bool).self) { group in
+                for i in 0..<18 {
+                    let version = i % 2 == 0 ? "--http1.1" : "--http2-prior-knowledge"
+                    let (name, bytes) = i % 3 == 0 ? ("small.bin", small) : ("big.bin", big)
+                    group.addTask {
+                        let got = try await curl([version, "\(server.base)/\(name)"])
+                        return ("\(i) \(version) \(name): \(got.stdout.count) bytes \(got.stderr)", got.stdout.elementsEqual(bytes))
+                    }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(results.count == 18)
+            for (label, whole) in results { #expect(whole, "\(label)") }
+        }
+    }
+
     /// The file's SHA-256 as `sha256sum` (coreutils) gives it.
     static func sha256(_ path: String) async throws -> String {
         String(try await run("/usr/bin/sha256sum", [path]).stdout.prefix(64))
