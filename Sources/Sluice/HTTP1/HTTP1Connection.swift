@@ -223,6 +223,9 @@ final class HTTP1Connection: ServerConnection, DeferredWriter {
         exchange = (queue, sink, nil)
         request.parameters = route.parameters
         let logger = context.configuration.logger
+        if let handle = HandlerRunner.answersAtOnce(route.handler, hasBody: hasBody, configuration: context.configuration) {
+            return HandlerRunner.answerAtOnce(handle, request: request, sink: sink, logger: logger)
+        }
         let maxBody = context.configuration.limits.maxBodyBytes
         let faults = context.configuration.faultInjection
         exchange?.task = HandlerRunner.start(placement: context.configuration.handlerPlacement, loop: loop) {

@@ -3,7 +3,7 @@ import SluiceCore
 
 /// One HTTP/1.1 response: frames the body (Content-Length, chunked, or close-delimited for
 /// HTTP/1.0 peers) on the producer's thread and queues the bytes for the connection's loop.
-final class HTTP1ResponseSink: ResponseSink, @unchecked Sendable {
+final class HTTP1ResponseSink: ImmediateSink, @unchecked Sendable {
     enum Framing { case unsent, fixed, chunked, closeDelimited, none }
 
     let queue: OutboundQueue
@@ -72,6 +72,16 @@ final class HTTP1ResponseSink: ResponseSink, @unchecked Sendable {
     }
 
     func write(_ bytes: [UInt8]) async throws {
+        if let framed = try framedBody(bytes) { try await queue.write(framed) }
+    }
+
+    func writeAtOnce(_ bytes: [UInt8]) throws {
+        if let framed = try framedBody(bytes) { try queue.push(framed) }
+    }
+
+    /// The bytes as the body's framing carries them, after the default head if none went yet; nil
+    /// when the response has no body (HEAD, 204, 304). Throws once the connection is gone.
+    private func framedBody(_ bytes: [UInt8]) throws -> [UInt8]? {
         if !headSent { try sendHead(HTTPResponse(status: .ok)) }
         let framed: [UInt8]? = lock.withLock {
             switch framing {
@@ -80,12 +90,13 @@ final class HTTP1ResponseSink: ResponseSink, @unchecked Sendable {
             case .none, .unsent: nil
             }
         }
-        if let framed { try await queue.write(framed) } else if queue.isClosed {
-            throw OutboundClosedError(reason: "connection closed")
-        }
+        if framed == nil, queue.isClosed { throw OutboundClosedError(reason: "connection closed") }
+        return framed
     }
 
-    func write(file: FileRegion) async throws {
+    func write(file: FileRegion) async throws { try writeAtOnce(file: file) }
+
+    func writeAtOnce(file: FileRegion) throws {
         if !headSent { try sendHead(HTTPResponse(status: .ok)) }
         guard file.count > 0 else { return }
         // The framing and the region go in under the lock, so no other write lands between them. A

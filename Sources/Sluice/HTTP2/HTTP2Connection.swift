@@ -375,6 +375,9 @@ final class HTTP2Connection: ServerConnection, DeferredWriter {
         request.parameters = route.parameters
         let sink = makeSink(for: stream, isHead: method == .head)
         let logger = context.configuration.logger
+        if let handle = HandlerRunner.answersAtOnce(route.handler, hasBody: hasBody, configuration: context.configuration) {
+            return HandlerRunner.answerAtOnce(handle, request: request, sink: sink, logger: logger)
+        }
         let maxBody = context.configuration.limits.maxBodyBytes
         let faults = context.configuration.faultInjection
         stream.task = HandlerRunner.start(placement: context.configuration.handlerPlacement, loop: loop) {

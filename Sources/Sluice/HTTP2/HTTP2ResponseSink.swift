@@ -4,7 +4,7 @@ import SluiceCore
 /// One HTTP/2 response. The head waits here until the connection's loop submits it; body bytes wait
 /// in the stream's ``OutboundQueue`` until nghttp2 pulls them (only as far as the peer's stream and
 /// connection windows allow).
-final class HTTP2ResponseSink: ResponseSink, @unchecked Sendable {
+final class HTTP2ResponseSink: ImmediateSink, @unchecked Sendable {
     let queue: OutboundQueue
     private let isHeadRequest: Bool
     private let decorate: (@Sendable (inout HTTPFields) -> Void)?
@@ -61,21 +61,28 @@ final class HTTP2ResponseSink: ResponseSink, @unchecked Sendable {
     var isConnectionAborted: Bool { lock.withLock { aborted && abortsConnection } }
 
     func write(_ bytes: [UInt8]) async throws {
-        if !headSent { try sendHead(HTTPResponse(status: .ok)) }
-        if lock.withLock({ bodyless }) {
-            if queue.isClosed { throw OutboundClosedError(reason: "stream closed") }
-            return
-        }
-        try await queue.write(bytes)
+        if try takesBody() { try await queue.write(bytes) }
     }
 
-    func write(file: FileRegion) async throws {
+    func writeAtOnce(_ bytes: [UInt8]) throws {
+        if try takesBody() { try queue.push(bytes) }
+    }
+
+    func write(file: FileRegion) async throws { try writeAtOnce(file: file) }
+
+    func writeAtOnce(file: FileRegion) throws {
+        if try takesBody() { try queue.write(file: file) }
+    }
+
+    /// Sends the default head if none went yet; false when the response has no body (HEAD, 204,
+    /// 304), whose bytes are then dropped. Throws once the stream is gone.
+    private func takesBody() throws -> Bool {
         if !headSent { try sendHead(HTTPResponse(status: .ok)) }
         if lock.withLock({ bodyless }) {
             if queue.isClosed { throw OutboundClosedError(reason: "stream closed") }
-            return
+            return false
         }
-        try queue.write(file: file)
+        return true
     }
 
     func finish(trailers: HTTPFields?) {

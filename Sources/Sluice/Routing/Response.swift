@@ -1,6 +1,7 @@
 import HTTPTypes
+import SluiceCore
 
-/// A complete response for a plain route.
+/// A complete response for a plain or immediate route.
 ///
 /// ```swift
 /// router.get("/health") { _ in Response(text: "ok\n") }
@@ -8,11 +9,34 @@ import HTTPTypes
 public struct Response: Sendable {
     public var head: HTTPResponse
     public var body: [UInt8]
+    /// A range of a file sent after `body` without being read into memory here (`sendfile` or one
+    /// `pread` per HTTP/2 DATA frame); counted in the default Content-Length.
+    public var file: FileRegion?
 
     public init(status: HTTPResponse.Status = .ok, headers: HTTPFields = [:], body: [UInt8] = []) {
         head = HTTPResponse(status: status, headerFields: headers)
         self.body = body
     }
+
+    /// A file (or a range of one) as the body.
+    ///
+    /// ```swift
+    /// router.immediate([.get], "/video") { _ in
+    ///     let fd = open("/srv/video.mp4", O_RDONLY | O_CLOEXEC)
+    ///     guard fd >= 0 else { throw HTTPError(.notFound) }
+    ///     var info = stat()
+    ///     fstat(fd, &info)
+    ///     return Response(headers: [.contentType: "video/mp4"], file: FileRegion(takingOwnershipOf: fd, count: Int(info.st_size)))
+    /// }
+    /// ```
+    public init(status: HTTPResponse.Status = .ok, headers: HTTPFields = [:], file: FileRegion) {
+        head = HTTPResponse(status: status, headerFields: headers)
+        body = []
+        self.file = file
+    }
+
+    /// The body's length: the bytes and the file range.
+    var bodyCount: Int { body.count + (file?.count ?? 0) }
 
     /// A UTF-8 text body with `Content-Type: text/plain; charset=utf-8` unless `contentType` says otherwise.
     public init(status: HTTPResponse.Status = .ok, text: String, contentType: String = "text/plain; charset=utf-8") {

@@ -17,12 +17,14 @@ import HTTPTypes
 /// ```
 public struct Router: Sendable {
     public typealias PlainHandler = @Sendable (Request) async throws -> Response
+    public typealias ImmediateHandler = @Sendable (Request) throws -> Response
     public typealias SSEHandler = @Sendable (Request, SSEWriter) async throws -> Void
     public typealias StreamHandler = @Sendable (Request, BodyWriter) async throws -> Void
     public typealias WebSocketHandler = @Sendable (Request, WebSocket) async throws -> Void
 
     enum Handler: Sendable {
         case plain(PlainHandler)
+        case immediate(ImmediateHandler)
         case sse(SSEHandler, SSERouteOptions)
         case stream(StreamHandler)
         case webSocket(WebSocketHandler, @Sendable (Request) throws -> WebSocketOptions)
@@ -61,6 +63,18 @@ public struct Router: Sendable {
     /// A route answering `methods` with a complete response.
     public mutating func on(_ methods: [HTTPRequest.Method], _ path: String, _ handler: @escaping PlainHandler) {
         add(methods, path, .plain(handler))
+    }
+
+    /// A route answered at once, inside the callback that read the request, without a task: for
+    /// handlers that neither wait nor block (a status, a file, a lookup in memory). The handler
+    /// runs on the connection's loop unless the server places handlers on the concurrent pool or
+    /// injects faults; a request with a body has it collected first, as for ``on(_:_:_:)``.
+    ///
+    /// ```swift
+    /// router.immediate([.get], "/ping") { _ in Response(text: "pong\n") }
+    /// ```
+    public mutating func immediate(_ methods: [HTTPRequest.Method], _ path: String, _ handler: @escaping ImmediateHandler) {
+        add(methods, path, .immediate(handler))
     }
 
     public mutating func get(_ path: String, _ handler: @escaping PlainHandler) { on([.get], path, handler) }

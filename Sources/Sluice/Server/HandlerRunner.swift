@@ -37,6 +37,8 @@ enum HandlerRunner {
             switch handler {
             case .plain(let handle):
                 try await runPlain(handle, request: request, sink: sink, maxBodyBytes: maxBodyBytes)
+            case .immediate(let handle):
+                try await runPlain({ try handle($0) }, request: request, sink: sink, maxBodyBytes: maxBodyBytes)
             case .sse(let handle, let options):
                 try await runSSE(handle, request: request, sink: sink, heartbeat: options.heartbeat)
             case .webSocket(let handle, let options):
@@ -123,34 +125,74 @@ enum HandlerRunner {
 
     /// A complete response: Content-Length framing, body dropped for HEAD by the sink.
     static func respond(_ response: Response, on sink: ResponseSink) async throws {
-        var head = response.head
-        if head.headerFields[.contentLength] == nil && head.status.code != 204 && head.status.code != 304 {
-            head.headerFields[.contentLength] = String(response.body.count)
-        }
-        try sink.sendHead(head)
+        try sink.sendHead(framedHead(response))
         if !response.body.isEmpty { try await sink.write(response.body) }
+        if let file = response.file { try await sink.write(file: file) }
         sink.finish(trailers: nil)
     }
 
+    // MARK: Immediate routes
+
+    /// Whether an immediate route's handler may answer inside the callback that read the request:
+    /// on the loop, without a body to collect, and without a fault plan (its delays and counts need
+    /// the task).
+    static func answersAtOnce(_ handler: Router.Handler, hasBody: Bool, configuration: ServerConfiguration) -> Router.ImmediateHandler? {
+        guard case .immediate(let handle) = handler, !hasBody, !configuration.faultInjection,
+              case .eventLoop = configuration.handlerPlacement else { return nil }
+        return handle
+    }
+
+    /// Runs an immediate handler and queues its response without a task or a suspension: the body
+    /// is already in memory (or a file), so waiting for the queue to drain would hold nothing back.
+    /// A thrown error is answered the way ``run(_:request:sink:maxBodyBytes:logger:faultInjection:)``
+    /// answers it.
+    static func answerAtOnce(_ handle: Router.ImmediateHandler, request: Request, sink: some ImmediateSink, logger: Logger) {
+        do {
+            try respondAtOnce(handle(request), on: sink)
+        } catch {
+            guard let response = failureResponse(error, sink: sink, logger: logger) else { return }
+            try? respondAtOnce(response, on: sink)
+        }
+    }
+
+    private static func respondAtOnce(_ response: Response, on sink: some ImmediateSink) throws {
+        try sink.sendHead(framedHead(response))
+        if !response.body.isEmpty { try sink.writeAtOnce(response.body) }
+        if let file = response.file { try sink.writeAtOnce(file: file) }
+        sink.finish(trailers: nil)
+    }
+
+    // MARK: Both paths
+
+    private static func framedHead(_ response: Response) -> HTTPResponse {
+        var head = response.head
+        if head.headerFields[.contentLength] == nil && head.status.code != 204 && head.status.code != 304 {
+            head.headerFields[.contentLength] = String(response.bodyCount)
+        }
+        return head
+    }
+
     private static func fail(_ error: Error, sink: ResponseSink, logger: Logger) async {
+        guard let response = failureResponse(error, sink: sink, logger: logger) else { return }
+        try? await respond(response, on: sink)
+    }
+
+    /// The response that reports `error`, or nil when the response has to end without one (the
+    /// sink is then aborted).
+    private static func failureResponse(_ error: Error, sink: ResponseSink, logger: Logger) -> Response? {
+        let expected = error is OutboundClosedError || error is CancellationError || error is InjectedDrop
         if sink.headSent {
             // Too late for a status: the peer must see the body cut short.
-            if !(error is OutboundClosedError || error is CancellationError || error is InjectedDrop) {
-                logger.warning("handler failed mid-response: \(error)")
-            }
+            if !expected { logger.warning("handler failed mid-response: \(error)") }
             sink.abort()
-            return
+            return nil
         }
-        let response: Response
-        if let httpError = error as? HTTPError {
-            response = httpError.response
-        } else if error is OutboundClosedError || error is CancellationError || error is InjectedDrop {
+        if let httpError = error as? HTTPError { return httpError.response }
+        if expected {
             sink.abort()
-            return
-        } else {
-            logger.error("handler failed: \(error)")
-            response = HTTPError(.internalServerError).response
+            return nil
         }
-        try? await respond(response, on: sink)
+        logger.error("handler failed: \(error)")
+        return HTTPError(.internalServerError).response
     }
 }

@@ -28,7 +28,7 @@ final class ServerContext: Sendable {
             let allow = request.head.path == "*" ? [] : router.methods(at: request.path)
             if !router.hasExplicitOptions(at: request.path) {
                 let response = optionsResponse(request, allow: allow)
-                return (.plain({ _ in response }), [:])
+                return (.immediate({ _ in response }), [:])
             }
         }
         // RFC 8441: an extended CONNECT for a WebSocket is routed like the HTTP/1.1 GET it replaces.
@@ -40,10 +40,10 @@ final class ServerContext: Sendable {
             let error = HTTPError(
                 .methodNotAllowed, "method \(request.method.rawValue) not allowed",
                 headers: [.allow: allow.map(\.rawValue).joined(separator: ", ")])
-            return (.plain({ _ in throw error }), [:])
+            return (.immediate({ _ in throw error }), [:])
         case .notFound:
             let error = HTTPError(.notFound, "no route for \(request.path)")
-            return (.plain({ _ in throw error }), [:])
+            return (.immediate({ _ in throw error }), [:])
         }
     }
 

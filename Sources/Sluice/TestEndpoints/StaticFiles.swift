@@ -59,10 +59,10 @@ struct StaticFiles: Sendable {
         }
     }
 
-    func handle(_ request: Request, _ body: BodyWriter) async throws {
+    /// GET: the file as the body.
+    func get(_ request: Request) throws -> Response {
         let file = try open(request.path, receivedAt: request.receivedAt)
-        try body.writeHead(HTTPResponse(status: .ok, headerFields: file.fields))
-        try await body.write(file: file.region)
+        return Response(headers: file.fields, file: file.region)
     }
 
     /// HEAD: the fields a GET would send (its length included), and no body.
@@ -175,10 +175,10 @@ extension Router {
     @discardableResult
     public mutating func staticFiles(from directory: String) -> Bool {
         guard let files = StaticFiles(directory: directory) else { return false }
-        // A streamed route answers HEAD without running its handler; files know their length, so
-        // HEAD gets its own route first.
-        on([.head], "/*") { request in try files.head(request) }
-        stream("/*", methods: [.get]) { request, body in try await files.handle(request, body) }
+        // Answered at once (no task): opening a file neither waits nor, on a local disk, blocks for
+        // long. HEAD has its own route, registered first, so it sends no file.
+        immediate([.head], "/*") { request in try files.head(request) }
+        immediate([.get], "/*") { request in try files.get(request) }
         return true
     }
 

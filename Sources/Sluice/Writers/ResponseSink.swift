@@ -29,6 +29,16 @@ protocol ResponseSink: AnyObject, Sendable {
     var joinsMessages: Bool { get }
 }
 
+/// A protocol's own sink, which can take a complete response's body without suspending: the
+/// bytes are already in memory, so queueing them all holds nothing more back than the caller does.
+/// A fault plan's sink is not one (it must count and delay writes in a task).
+protocol ImmediateSink: ResponseSink {
+    /// Queues body bytes (framed as the protocol needs) without waiting for the queue to drain.
+    func writeAtOnce(_ bytes: [UInt8]) throws
+    /// Queues a range of a file; the same as ``ResponseSink/write(file:)``, which never waits either.
+    func writeAtOnce(file: FileRegion) throws
+}
+
 extension ResponseSink {
     func abortConnection() { abort() }
     var joinsMessages: Bool { true }
