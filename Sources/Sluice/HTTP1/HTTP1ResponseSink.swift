@@ -53,9 +53,9 @@ final class HTTP1ResponseSink: ImmediateSink, @unchecked Sendable {
                 keepAlive = false
                 try queue.push(HTTP1ResponseEncoder.head(head, version: (1, 1), appending: serverFields.current))
                 return
-            } else if head.headerFields[.contentLength] != nil {
+            } else if head.headerFields.contains(.contentLength) {
                 framing = isHeadRequest ? .none : .fixed
-                if head.headerFields[.transferEncoding] != nil { head.headerFields[.transferEncoding] = nil }
+                if head.headerFields.contains(.transferEncoding) { head.headerFields[.transferEncoding] = nil }
             } else if status == 204 || status == 304 {
                 framing = .none
             } else if http10 {
@@ -66,7 +66,7 @@ final class HTTP1ResponseSink: ImmediateSink, @unchecked Sendable {
                 framing = bodyless ? .none : .chunked
             }
             let connection: String? = keepAlive ? (http10 ? "keep-alive" : nil) : "close"
-            if connection != nil || head.headerFields[.connection] != nil { head.headerFields[.connection] = connection }
+            if connection != nil || head.headerFields.contains(.connection) { head.headerFields[.connection] = connection }
             try queue.push(HTTP1ResponseEncoder.head(head, version: http10 ? (1, 0) : (1, 1), appending: serverFields.current))
         }
     }

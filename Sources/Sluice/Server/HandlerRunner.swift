@@ -166,7 +166,7 @@ enum HandlerRunner {
 
     private static func framedHead(_ response: Response) -> HTTPResponse {
         var head = response.head
-        if head.headerFields[.contentLength] == nil && head.status.code != 204 && head.status.code != 304 {
+        if !head.headerFields.contains(.contentLength) && head.status.code != 204 && head.status.code != 304 {
             head.headerFields[.contentLength] = String(response.bodyCount)
         }
         return head

@@ -49,7 +49,7 @@ final class ServerContext: Sendable {
 
     private func optionsResponse(_ request: Request, allow: [HTTPRequest.Method]) -> Response {
         let methods = allow.isEmpty ? [.get, .head, .post, .options] : allow + [.options]
-        if let cors = configuration.cors, request.head.headerFields[.accessControlRequestMethod] != nil {
+        if let cors = configuration.cors, request.head.headerFields.contains(.accessControlRequestMethod) {
             let head = cors.preflight(request: request.head, allow: methods)
             return Response(status: head.status, headers: head.headerFields)
         }
