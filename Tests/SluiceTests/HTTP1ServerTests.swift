@@ -7,6 +7,7 @@ import Testing
         router.addTestEndpoints()
         router.post("/echo") { request in Response(headers: [.contentType: "application/octet-stream"], body: request.body) }
         router.get("/items/{id}") { request in Response(text: "item \(request.parameters["id"] ?? "?")") }
+        router.immediate([.get], "/now/{id}") { request in Response(text: "now \(request.parameters["id"] ?? "?")") }
     }
 
     @Test func keepAliveServesSeveralRequestsOnOneConnection() async throws {
@@ -34,11 +35,15 @@ import Testing
                 let requests = "GET /ndjson?count=3&interval_ms=30 HTTP/1.1\r\nHost: t\r\n\r\n"
                     + "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello"
                     + "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"
+                    + "GET /now/1 HTTP/1.1\r\nHost: t\r\n\r\n"  // answered at once: still in its turn
+                    + "GET /missing HTTP/1.1\r\nHost: t\r\n\r\n"
                     + "GET /items/9 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
                 try client.send(requests)
                 #expect(try client.readResponse().text == "{\"seq\":1}\n{\"seq\":2}\n{\"seq\":3}\n")
                 #expect(try client.readResponse().text == "hello")
                 #expect(try client.readResponse().text == "abc")
+                #expect(try client.readResponse().text == "now 1")
+                #expect(try client.readResponse().status == 404)
                 let last = try client.readResponse()
                 #expect(last.text == "item 9")
                 #expect(last.header("connection") == "close")
