@@ -62,6 +62,7 @@ import Testing
         ("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd", 400),
         ("GET /health HTTP/2.0\r\nHost: t\r\n\r\n", 505),
         ("GET /health HTTP/1.1\r\n\r\n", 400),
+        ("GET /health HTTP/1.1\r\nHost: a\r\nhost: b\r\n\r\n", 400),  // RFC 9112 §3.2: one Host only
         ("GET http://other/health HTTP/1.1\r\nHost: t\r\n\r\n", 400),
         ("GET /nothing-here HTTP/1.1\r\nHost: t\r\n\r\n", 404),
         ("DELETE /health HTTP/1.1\r\nHost: t\r\n\r\n", 405),
