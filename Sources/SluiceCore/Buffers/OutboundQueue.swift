@@ -10,6 +10,29 @@ public enum OutboundItem: Sendable {
     case end(trailers: HTTPFields?)
 }
 
+extension OutboundItem {
+    /// Body bytes the item carries (none for the end marker).
+    fileprivate var bodyCount: Int {
+        switch self {
+        case .bytes(let bytes): bytes.count
+        case .file(let region): region.count
+        case .end: 0
+        }
+    }
+
+    /// Copies `target.count` of the item's bytes from `offset` (a file region reads them with `pread`).
+    fileprivate func copy(from offset: Int, into target: UnsafeMutableRawBufferPointer) throws {
+        switch self {
+        case .bytes(let bytes):
+            bytes.withUnsafeBytes { target.baseAddress!.copyMemory(from: $0.baseAddress! + offset, byteCount: target.count) }
+        case .file(let region):
+            try region.read(at: offset, into: target)
+        case .end:
+            break
+        }
+    }
+}
+
 /// High and low water marks, in bytes, for one outbound queue.
 public struct Watermarks: Sendable, Equatable {
     /// A producer's write suspends while more than this many bytes are pending.
@@ -211,33 +234,19 @@ public final class OutboundQueue: @unchecked Sendable {
         try lock.withLock {
             var count = 0
             while let first = items.first {
-                switch first {
-                case .end(let trailers):
+                if case .end(let trailers) = first {
                     if !takingEnd { return (count, false, nil) }
                     items.removeFirst()
                     return (count, true, trailers)
-                case .bytes(let bytes):
-                    let n = min(bytes.count - headOffset, buffer.count - count)
-                    if n <= 0 { return (count, false, nil) }
-                    bytes.withUnsafeBytes { source in
-                        (buffer.baseAddress! + count).copyMemory(from: source.baseAddress! + headOffset, byteCount: n)
-                    }
-                    count += n
-                    headOffset += n
-                    if headOffset == bytes.count {
-                        items.removeFirst()
-                        headOffset = 0
-                    }
-                case .file(let region):
-                    let n = min(region.count - headOffset, buffer.count - count)
-                    if n <= 0 { return (count, false, nil) }
-                    try region.read(at: headOffset, into: UnsafeMutableRawBufferPointer(start: buffer.baseAddress! + count, count: n))
-                    count += n
-                    headOffset += n
-                    if headOffset == region.count {
-                        items.removeFirst()
-                        headOffset = 0
-                    }
+                }
+                let n = min(first.bodyCount - headOffset, buffer.count - count)
+                if n <= 0 { return (count, false, nil) }
+                try first.copy(from: headOffset, into: UnsafeMutableRawBufferPointer(start: buffer.baseAddress! + count, count: n))
+                count += n
+                headOffset += n
+                if headOffset == first.bodyCount {
+                    items.removeFirst()
+                    headOffset = 0
                 }
             }
             return (count, false, nil)
@@ -251,22 +260,12 @@ public final class OutboundQueue: @unchecked Sendable {
             var count = 0
             var offset = headOffset
             for item in items {
-                switch item {
-                case .end(let trailers):
-                    return (count, true, trailers)
-                case .bytes(let bytes):
-                    let n = min(bytes.count - offset, limit - count)
-                    if n <= 0 { return (count, false, nil) }
-                    count += n
-                    if offset + n < bytes.count { return (count, false, nil) }
-                    offset = 0
-                case .file(let region):
-                    let n = min(region.count - offset, limit - count)
-                    if n <= 0 { return (count, false, nil) }
-                    count += n
-                    if offset + n < region.count { return (count, false, nil) }
-                    offset = 0
-                }
+                if case .end(let trailers) = item { return (count, true, trailers) }
+                let n = min(item.bodyCount - offset, limit - count)
+                if n <= 0 { return (count, false, nil) }
+                count += n
+                if offset + n < item.bodyCount { return (count, false, nil) }
+                offset = 0
             }
             return (count, false, nil)
         }
