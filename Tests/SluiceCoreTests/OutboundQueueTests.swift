@@ -212,11 +212,13 @@ import Testing
 
     @Test func aFileShorterThanItsRegionFailsTheReadAndTheDescriptorClosesWithTheLastRegion() async throws {
         let fd = try Self.openTemporaryFile(Array(0..<5))
-        // Tests run in parallel and may reuse the number at once: the file's identity says whether
-        // the descriptor still refers to it.
-        func inode() -> UInt? {
-            var info = stat()
-            return fstat(fd, &info) == 0 ? UInt(info.st_ino) : nil
+        // Tests run in parallel and may reuse the number at once, and a freed inode number too (the
+        // file is unlinked, and the next temporary file can get it): the link /proc keeps for the
+        // descriptor names the file (its random name) and says whether it still refers to it.
+        func inode() -> String? {
+            var target = [CChar](repeating: 0, count: 4096)
+            let n = readlink("/proc/self/fd/\(fd)", &target, target.count - 1)
+            return n > 0 ? String(decoding: target[..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) : nil
         }
         let original = inode()
         do {
