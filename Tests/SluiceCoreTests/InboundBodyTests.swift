@@ -65,4 +65,141 @@ import Testing
         reader.cancel()
         await #expect(throws: CancellationError.self) { try await reader.value }
     }
+
+    // MARK: Synchronous delivery
+
+    /// What a consumer was handed, as text: "b1,2" for bytes, "r" resumed, "e" end, "f" failed.
+    final class Record: @unchecked Sendable {
+        let log = Locked<[String]>([])
+        var entries: [String] { log.withLock { $0 } }
+        func add(_ delivery: InboundBody.Delivery) {
+            let text: String
+            switch delivery {
+            case .bytes(let chunk): text = "b" + chunk.map(String.init).joined(separator: ",")
+            case .resumed: text = "r"
+            case .end: text = "e"
+            case .failed: text = "f"
+            }
+            log.withLock { $0.append(text) }
+        }
+    }
+
+    @Test func deliveryHandsTheBufferedChunksThenTheArrivingOnesThenTheEnd() {
+        let consumed = Locked(0)
+        let body = InboundBody(softLimit: 100) { n in consumed.withLock { $0 += n } }
+        body.append([1])
+        body.append([2, 3])
+        let record = Record()
+        body.deliver { record.add($0); return true }
+        #expect(record.entries == ["b1", "b2,3"])
+        #expect(body.append([4]))
+        body.finish()
+        body.append([5])  // after the end: ignored
+        #expect(record.entries == ["b1", "b2,3", "b4", "e"])
+        #expect(consumed.withLock { $0 } == 4)
+        #expect(body.bufferedBytes == 0)
+    }
+
+    /// A consumer that answers false gets nothing more until it asks; meanwhile chunks buffer and the
+    /// feeder is stopped at the soft limit, and told once when there is room again.
+    @Test func aConsumerThatHoldsBackStopsTheFeederUntilItResumes() {
+        let regained = Locked(0)
+        let body = InboundBody(softLimit: 4, roomRegained: { regained.withLock { $0 += 1 } })
+        let record = Record()
+        let holds = Locked(true)
+        body.deliver { delivery in
+            record.add(delivery)
+            return !holds.withLock { $0 }
+        }
+        #expect(body.append([1]))  // handed over; the consumer holds back
+        #expect(body.append([2, 3]))
+        #expect(body.append([4, 5]) == false)  // 4 buffered: the feeder stops
+        #expect(record.entries == ["b1"])
+        #expect(regained.withLock { $0 } == 0)
+        holds.withLock { $0 = false }
+        body.resumeDelivery()
+        #expect(record.entries == ["b1", "r", "b2,3", "b4,5"])
+        #expect(regained.withLock { $0 } == 1)
+        #expect(body.hasRoom)
+        body.resumeDelivery()  // taking more already: just a resumed call
+        #expect(record.entries == ["b1", "r", "b2,3", "b4,5", "r"])
+    }
+
+    /// The end and a failure wait behind a holding consumer like bytes; after the end the consumer
+    /// is let go (a late resume finds nobody).
+    @Test func theEndWaitsForAHoldingConsumerAndReleasesIt() {
+        struct Gone: Error {}
+        final class Owner: @unchecked Sendable { let record = Record() }
+        weak var weakOwner: Owner?
+        let body = InboundBody()
+        do {
+            let owner = Owner()
+            weakOwner = owner
+            body.deliver { delivery in
+                owner.record.add(delivery)
+                if case .resumed = delivery { return true }
+                return false
+            }
+        }
+        body.append([7])
+        body.fail(Gone())  // drops the buffered bytes, not the hold
+        #expect(weakOwner?.record.entries == ["b7"])
+        body.resumeDelivery()
+        #expect(weakOwner == nil)  // handed "r", then "f", then let go
+        body.resumeDelivery()
+    }
+
+    /// A body that is already over hands its end at once, and keeps no consumer: the shared empty
+    /// body serves every bodyless request.
+    @Test func deliveryFromABodyAlreadyOverHandsOnlyTheEnd() {
+        let record = Record()
+        InboundBody.empty().deliver { record.add($0); return true }
+        InboundBody.empty().deliver { record.add($0); return true }
+        #expect(record.entries == ["e", "e"])
+    }
+
+    /// Chunks appended on one thread while others resume a consumer that often holds back: every
+    /// chunk arrives once, in order, and no two calls of the consumer overlap.
+    @Test func deliveriesNeverOverlapAcrossThreads() async {
+        let body = InboundBody(softLimit: .max)
+        let inside = Locked(0)
+        let overlaps = Locked(0)
+        let received = Locked<[UInt8]>([])
+        let calls = Locked(0)
+        body.deliver { delivery in
+            if inside.withLock({ $0 += 1; return $0 }) > 1 { overlaps.withLock { $0 += 1 } }
+            defer { inside.withLock { $0 -= 1 } }
+            if case .bytes(let chunk) = delivery { received.withLock { $0 += chunk } }
+            return calls.withLock { $0 += 1; return $0 } % 3 != 0  // hold back every third call
+        }
+        let total = 20_000
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for i in 0..<total { body.append([UInt8(truncatingIfNeeded: i)]) }
+                body.finish()
+            }
+            for _ in 0..<2 {
+                group.addTask {
+                    for _ in 0..<total { body.resumeDelivery() }
+                }
+            }
+        }
+        while received.withLock({ $0.count }) < total { body.resumeDelivery() }
+        #expect(overlaps.withLock { $0 } == 0)
+        #expect(received.withLock { $0 } == (0..<total).map { UInt8(truncatingIfNeeded: $0) })
+    }
+
+    /// The waiting reader's path owes the stopped feeder the same single word.
+    @Test func roomRegainedAfterAnAsyncReaderTakes() async throws {
+        let regained = Locked(0)
+        let body = InboundBody(softLimit: 2, roomRegained: { regained.withLock { $0 += 1 } })
+        #expect(body.append([1, 2]) == false)
+        #expect(body.hasRoom == false)
+        #expect(regained.withLock { $0 } == 0)
+        #expect(try await body.next() == [1, 2])
+        #expect(regained.withLock { $0 } == 1)
+        body.append([3])
+        #expect(try await body.next() == [3])
+        #expect(regained.withLock { $0 } == 1)  // the feeder was never refused again
+    }
 }

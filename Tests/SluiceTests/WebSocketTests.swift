@@ -151,6 +151,36 @@ func wsProbe(_ arguments: [String]) async throws -> [String: Any] {
         }
     }
 
+    /// A handler that ends while reading holds a message for its full inbox still ends the
+    /// connection: the held message is dropped and reading runs on to the end.
+    @Test func aHandlerThatEndsWhileReadingHoldsAMessageClosesTheConnection() async throws {
+        var options = WebSocketOptions()
+        options.pingInterval = nil
+        options.closeTimeout = .milliseconds(200)
+        options.inboundQueueDepth = 1
+        try await withServer(routes: { router in
+            router.webSocket("/full", options: options) { _, _ in
+                try await Task.sleep(for: .milliseconds(300))  // never reads a message
+            }
+        }) { server in
+            try await blocking {
+                let client = try RawClient(port: server.port, timeout: 10)
+                try client.send("GET /full HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+                #expect(try client.readResponse(headRequest: true).status == 101)
+                // Five masked (zero key) text frames "m": one fills the inbox, the next is held.
+                try client.send(Array(repeating: [0x81, 0x81, 0, 0, 0, 0, 0x6D] as [UInt8], count: 5).flatMap { $0 })
+                var received: [UInt8] = []
+                while true {
+                    let chunk = try client.read()
+                    if chunk.isEmpty { break }
+                    received += chunk
+                }
+                #expect(Array(received.prefix(4)) == [0x88, 0x02, 0x03, 0xE8])  // close 1000, then the end
+            }
+            #expect(await eventually { server.server.connectionCount == 0 })
+        }
+    }
+
     @Test func answeredPingsKeepTheConnection() async throws {
         var options = WebSocketOptions()
         options.pingInterval = .milliseconds(50)

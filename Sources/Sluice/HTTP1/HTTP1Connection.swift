@@ -200,10 +200,10 @@ final class HTTP1Connection: ServerConnection, DeferredWriter {
         let weakSelf = WeakConnection(self)
         let bodyStream: InboundBody
         if hasBody {
-            // Each chunk the handler takes may make room: parse on.
-            bodyStream = InboundBody(softLimit: context.configuration.limits.streamedBodyBuffer) { _ in
+            // Parsing stopped for a full body goes on once the handler has made room.
+            bodyStream = InboundBody(softLimit: context.configuration.limits.streamedBodyBuffer, roomRegained: {
                 loop.execute { weakSelf.connection?.processInput() }
-            }
+            })
             inbound = bodyStream
         } else {
             bodyStream = .empty()
@@ -213,9 +213,9 @@ final class HTTP1Connection: ServerConnection, DeferredWriter {
         if h.isUpgrade, case .webSocket(_, let options) = route.handler,
            case .success = WebSocketRoute.decide(request, options: options) {
             // From the 101 on, the connection carries WebSocket frames both ways.
-            let raw = InboundBody(softLimit: context.configuration.limits.streamedBodyBuffer) { _ in
+            let raw = InboundBody(softLimit: context.configuration.limits.streamedBodyBuffer, roomRegained: {
                 loop.execute { weakSelf.connection?.processInput() }
-            }
+            })
             upgraded = raw
             request.bodyStream = raw
         }

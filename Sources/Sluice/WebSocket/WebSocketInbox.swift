@@ -1,8 +1,9 @@
 import DequeModule
 import SluiceCore
 
-/// Received messages waiting for the handler: a bounded queue whose `put` suspends when the handler
-/// is behind, so the session stops reading and the peer is held back by TCP or HTTP/2 flow control.
+/// Received messages waiting for the handler: a bounded queue. When it is full the reader holds the
+/// message it has and reads no further (``offer(_:)`` says no; ``whenRoom(_:)`` says when to try
+/// again), so the peer is held back by TCP or HTTP/2 flow control.
 public final class WebSocketInbox: AsyncSequence, @unchecked Sendable {
     public typealias Element = WebSocketMessage
 
@@ -11,47 +12,46 @@ public final class WebSocketInbox: AsyncSequence, @unchecked Sendable {
     private var messages = Deque<WebSocketMessage>()
     private var finished = false
     private var reader: CheckedContinuation<WebSocketMessage?, Never>?
-    private var writers = Deque<CheckedContinuation<Void, Never>>()
+    /// An offer was refused: `roomHandler` is owed once there is room (or the inbox finished).
+    private var offerRefused = false
+    private var roomHandler: (@Sendable () -> Void)?
 
     init(depth: Int) { self.depth = Swift.max(1, depth) }
 
-    /// Queues a message, waiting while `depth` are already waiting.
-    func put(_ message: WebSocketMessage) async {
-        while true {
-            let outcome = lock.withLock { () -> (done: Bool, reader: CheckedContinuation<WebSocketMessage?, Never>?) in
-                if finished { return (true, nil) }
-                if let reader = self.reader {
-                    self.reader = nil
-                    return (true, reader)
-                }
-                if messages.count < depth {
-                    messages.append(message)
-                    return (true, nil)
-                }
-                return (false, nil)
+    /// Who to tell when a refused ``offer(_:)`` may be made again.
+    func whenRoom(_ handler: @escaping @Sendable () -> Void) {
+        lock.withLock { roomHandler = handler }
+    }
+
+    /// Hands a message to the handler, or queues it: true. Once finished, drops it: true. False while
+    /// `depth` are waiting: nothing was taken, and the ``whenRoom(_:)`` handler runs once there is room.
+    func offer(_ message: WebSocketMessage) -> Bool {
+        let (taken, reader) = lock.withLock { () -> (Bool, CheckedContinuation<WebSocketMessage?, Never>?) in
+            if finished { return (true, nil) }
+            if let reader = self.reader {
+                self.reader = nil
+                return (true, reader)
             }
-            if let reader = outcome.reader { reader.resume(returning: message) }
-            if outcome.done { return }
-            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                let wait = lock.withLock { () -> Bool in
-                    if finished || messages.count < depth { return false }
-                    writers.append(continuation)
-                    return true
-                }
-                if !wait { continuation.resume() }
+            if messages.count < depth {
+                messages.append(message)
+                return (true, nil)
             }
+            offerRefused = true
+            return (false, nil)
         }
+        reader?.resume(returning: message)
+        return taken
     }
 
     /// No more messages; the handler's loop ends after the queued ones.
     func finish() {
-        let (reader, writers) = lock.withLock { () -> (CheckedContinuation<WebSocketMessage?, Never>?, Deque<CheckedContinuation<Void, Never>>) in
+        let (reader, room) = lock.withLock { () -> (CheckedContinuation<WebSocketMessage?, Never>?, (@Sendable () -> Void)?) in
             finished = true
-            defer { self.reader = nil; self.writers = [] }
-            return (messages.isEmpty ? self.reader : nil, self.writers)
+            defer { self.reader = nil; offerRefused = false }
+            return (messages.isEmpty ? self.reader : nil, offerRefused ? roomHandler : nil)
         }
         reader?.resume(returning: nil)
-        for writer in writers { writer.resume() }
+        room?()
     }
 
     /// Waits until the handler has taken every queued message (or `limit` passes).
@@ -66,14 +66,17 @@ public final class WebSocketInbox: AsyncSequence, @unchecked Sendable {
     public func next() async -> WebSocketMessage? {
         await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<WebSocketMessage?, Never>) in
-                let (outcome, writer) = lock.withLock { () -> (WebSocketMessage??, CheckedContinuation<Void, Never>?) in
-                    if let message = messages.popFirst() { return (.some(message), writers.popFirst()) }
+                let (outcome, room) = lock.withLock { () -> (WebSocketMessage??, (@Sendable () -> Void)?) in
+                    if let message = messages.popFirst() {
+                        defer { offerRefused = false }
+                        return (.some(message), offerRefused ? roomHandler : nil)
+                    }
                     if finished || Task.isCancelled { return (.some(nil), nil) }
                     reader = continuation
                     return (nil, nil)
                 }
-                writer?.resume()
                 if let outcome { continuation.resume(returning: outcome) }
+                room?()
             }
         } onCancel: {
             let reader = lock.withLock { () -> CheckedContinuation<WebSocketMessage?, Never>? in
