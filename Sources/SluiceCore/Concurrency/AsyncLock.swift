@@ -16,6 +16,14 @@ public final class AsyncLock: @unchecked Sendable {
     }
 
     private func acquire() async {
+        // Free (nearly always: one WebSocket message at a time): take it without a continuation,
+        // whose checked box is an allocation per acquire.
+        let free = lock.withLock { () -> Bool in
+            if held { return false }
+            held = true
+            return true
+        }
+        if free { return }
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let granted = lock.withLock { () -> Bool in
                 if !held {
