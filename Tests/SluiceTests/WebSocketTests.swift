@@ -151,6 +151,40 @@ func wsProbe(_ arguments: [String]) async throws -> [String: Any] {
         }
     }
 
+    /// The keep-alive pings only after a quiet interval: a peer that keeps talking is never pinged,
+    /// one that falls silent is. Also with handlers on the concurrent pool (the timer lives on the
+    /// connection's loop either way).
+    @Test(arguments: [HandlerPlacement.eventLoop, .concurrentPool])
+    func pingsFollowSilenceNotTraffic(_ placement: HandlerPlacement) async throws {
+        var options = WebSocketOptions()
+        options.pingInterval = .milliseconds(400)
+        options.pongTimeout = .seconds(5)
+        try await withServer(configure: { $0.handlerPlacement = placement }, routes: { router in
+            router.webSocket("/echo", options: options) { _, ws in
+                for await message in ws.messages { try await ws.send(message) }
+            }
+        }) { server in
+            try await blocking {
+                let client = try RawClient(port: server.port, timeout: 10)
+                try client.send("GET /echo HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+                #expect(try client.readResponse(headRequest: true).status == 101)
+                // 1.2 s of traffic, a message every 50 ms: only the echoes come back.
+                var received: [UInt8] = []
+                for _ in 0..<24 {
+                    try client.send([0x81, 0x81, 0, 0, 0, 0, 0x6D])  // "m", masked with a zero key
+                    let expected = received.count + 3
+                    while received.count < expected { received += try client.read() }
+                    usleep(50_000)
+                }
+                #expect(received == Array(repeating: [0x81, 0x01, 0x6D] as [UInt8], count: 24).flatMap { $0 })
+                // Then silence: a ping.
+                let quiet = ContinuousClock.now
+                #expect(try client.read() == [0x89, 0x00])
+                #expect(ContinuousClock.now - quiet >= .milliseconds(300))
+            }
+        }
+    }
+
     /// A handler that ends while reading holds a message for its full inbox still ends the
     /// connection: the held message is dropped and reading runs on to the end.
     @Test func aHandlerThatEndsWhileReadingHoldsAMessageClosesTheConnection() async throws {

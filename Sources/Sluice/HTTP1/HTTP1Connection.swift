@@ -236,7 +236,8 @@ final class HTTP1Connection: ServerConnection, DeferredWriter {
         let maxBody = context.configuration.limits.maxBodyBytes
         let faults = context.configuration.faultInjection
         exchange?.task = HandlerRunner.start(placement: context.configuration.handlerPlacement, loop: loop) {
-            await HandlerRunner.run(route.handler, request: request, sink: sink, maxBodyBytes: maxBody, logger: logger, faultInjection: faults)
+            await HandlerRunner.run(route.handler, request: request, sink: sink, loop: loop, maxBodyBytes: maxBody, logger: logger,
+                                    faultInjection: faults)
         }
     }
 

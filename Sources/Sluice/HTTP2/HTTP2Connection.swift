@@ -388,8 +388,10 @@ final class HTTP2Connection: ServerConnection, DeferredWriter {
         }
         let maxBody = context.configuration.limits.maxBodyBytes
         let faults = context.configuration.faultInjection
+        let loop = self.loop
         stream.task = HandlerRunner.start(placement: context.configuration.handlerPlacement, loop: loop) {
-            await HandlerRunner.run(route.handler, request: request, sink: sink, maxBodyBytes: maxBody, logger: logger, faultInjection: faults)
+            await HandlerRunner.run(route.handler, request: request, sink: sink, loop: loop, maxBodyBytes: maxBody, logger: logger,
+                                    faultInjection: faults)
         }
     }
 

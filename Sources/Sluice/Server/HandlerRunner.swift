@@ -24,7 +24,8 @@ enum HandlerRunner {
     // holds every local of every path through it, and lives as long as the response. One function
     // for all kinds took a 3.4 KB frame per connection; an idle SSE stream now keeps only its own.
     static func run(
-        _ handler: Router.Handler, request: Request, sink: ResponseSink, maxBodyBytes: Int, logger: Logger, faultInjection: Bool = false
+        _ handler: Router.Handler, request: Request, sink: ResponseSink, loop: EventLoop, maxBodyBytes: Int, logger: Logger,
+        faultInjection: Bool = false
     ) async {
         var sink = sink
         let unfaulted = sink
@@ -43,7 +44,8 @@ enum HandlerRunner {
                 try await runSSE(handle, request: request, sink: sink, heartbeat: options.heartbeat)
             case .webSocket(let handle, let options):
                 // Frames go to the connection unaltered; of the faults only `drop_after` applies (by message).
-                try await runWebSocket(handle, options: options, request: request, sink: unfaulted, logger: logger, dropAfter: dropAfter)
+                try await runWebSocket(handle, options: options, request: request, sink: unfaulted, loop: loop, logger: logger,
+                                       dropAfter: dropAfter)
             case .stream(let handle):
                 try await runStream(handle, request: request, sink: sink)
             }
@@ -103,11 +105,11 @@ enum HandlerRunner {
     @inline(never)
     private static func runWebSocket(
         _ handle: @escaping Router.WebSocketHandler, options: @escaping @Sendable (Request) throws -> WebSocketOptions, request: Request,
-        sink: ResponseSink, logger: Logger, dropAfter: Int?
+        sink: ResponseSink, loop: EventLoop, logger: Logger, dropAfter: Int?
     ) async throws {
         let (agreement, options) = try acceptWebSocket(request, options: options, sink: sink)
         await WebSocketSession.run(handle, request: request, agreement: agreement, options: options, sink: sink,
-                                   logger: logger, dropAfter: dropAfter)
+                                   loop: loop, logger: logger, dropAfter: dropAfter)
     }
 
     /// Agrees on the upgrade and sends its response head, or throws the refusal. Not async, so its

@@ -19,6 +19,8 @@ final class WebSocketReader: @unchecked Sendable {
     enum Step {
         /// A ping arrived: answer it, then resume delivery.
         case pong([UInt8])
+        /// The peer has been silent (``WebSocketKeepAlive``): ping it. Delivery does not wait for it.
+        case ping
         /// The peer's close frame arrived; `reply`: ours has not been sent, so echo `code`.
         case closeReceived(reply: Bool, code: WebSocketCloseCode?)
         /// The peer broke the protocol (RFC 6455 §7.1.7: fail the connection).
@@ -71,6 +73,12 @@ final class WebSocketReader: @unchecked Sendable {
             post(.transportEnded)
         }
     }
+
+    /// Asks the session's task to ping the peer.
+    func requestPing() { post(.ping) }
+
+    /// Ends reading now, whatever it holds (the keep-alive found the peer gone).
+    func end() { post(.transportEnded) }
 
     // MARK: Deliveries
 
@@ -139,7 +147,10 @@ final class WebSocketReader: @unchecked Sendable {
     private func post(_ step: Step) {
         let waiter = lock.withLock { () -> CheckedContinuation<Step, Never>? in
             if ended { return nil }
-            if case .pong = step {} else { ended = true }
+            switch step {
+            case .pong, .ping: break
+            case .closeReceived, .protocolError, .transportEnded: ended = true
+            }
             if let waiter = self.waiter {
                 self.waiter = nil
                 return waiter

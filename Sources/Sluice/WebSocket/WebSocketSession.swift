@@ -9,17 +9,17 @@ import SluiceCore
 enum WebSocketSession {
     static func run(
         _ handler: @escaping Router.WebSocketHandler, request: Request, agreement: WebSocketHandshake.Agreement,
-        options: WebSocketOptions, sink: ResponseSink, logger: Logger, dropAfter: Int? = nil
+        options: WebSocketOptions, sink: ResponseSink, loop: EventLoop, logger: Logger, dropAfter: Int? = nil
     ) async {
         let ws = WebSocket(sink: sink, options: options, subprotocol: agreement.subprotocol, deflate: agreement.deflate)
         ws.state.withLock { $0.dropAfter = dropAfter }
         let reader = WebSocketReader(ws, deflate: agreement.deflate, options: options)
-        // This task serves the reader's steps; the handler (and the pinger) run in child tasks: a
-        // task per job costs ~1.3 KB per connection, held as long as the connection is open.
+        let keepAlive = options.pingInterval.map { WebSocketKeepAlive(ws, reader: reader, interval: $0, loop: loop) }
+        keepAlive?.start()
+        defer { keepAlive?.stop() }
+        // This task serves the reader's steps; the handler runs in a child task (a task costs ~1.3 KB
+        // per connection, held as long as the connection is open).
         await withTaskGroup(of: Void.self) { group in
-            if let interval = options.pingInterval {
-                group.addTask { await keepAlive(ws, interval: interval, inbound: request.bodyStream) }
-            }
             group.addTask {
                 defer {
                     // However the handler ended, the connection ends with it: nobody takes messages
@@ -58,6 +58,8 @@ enum WebSocketSession {
             case .pong(let payload):
                 try? await ws.sendControl(.pong, payload)
                 inbound.resumeDelivery()
+            case .ping:
+                try? await ws.sendControl(.ping, [])
             case .closeReceived(let reply, let code):
                 if reply {
                     // Echo the peer's code (RFC 6455 §5.5.1); no code, no payload.
@@ -76,27 +78,6 @@ enum WebSocketSession {
             case .transportEnded:
                 ws.state.withLock { if $0.closeCode == nil { $0.closeCode = .abnormal } }
                 return
-            }
-        }
-    }
-
-    /// Pings after `interval` of silence; a pong that does not come within the timeout ends the
-    /// connection (the socket may be half-open).
-    private static func keepAlive(_ ws: WebSocket, interval: Duration, inbound: InboundBody) async {
-        while !Task.isCancelled {
-            let (heard, outstanding) = ws.state.withLock { ($0.lastHeard, $0.pingOutstanding) }
-            let now = ContinuousClock.now
-            if let outstanding {
-                if now - outstanding >= ws.options.pongTimeout {
-                    inbound.fail(OutboundClosedError(reason: "pong timeout"))
-                    return
-                }
-                try? await Task.sleep(until: outstanding + ws.options.pongTimeout, clock: .continuous)
-            } else if now - heard >= interval {
-                ws.state.withLock { $0.pingOutstanding = now }
-                do { try await ws.sendControl(.ping, []) } catch { return }
-            } else {
-                try? await Task.sleep(until: heard + interval, clock: .continuous)
             }
         }
     }
