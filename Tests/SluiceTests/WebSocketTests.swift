@@ -127,7 +127,7 @@ func wsProbe(_ arguments: [String]) async throws -> [String: Any] {
     }
 
     /// The handler's end ends the connection even when the peer never answers the close frame (and
-    /// no pings would find it out): the read loop stops after the close timeout.
+    /// no pings would find it out): reading stops after the close timeout.
     @Test func aHandlerThatEndsClosesAPeerThatNeverAnswers() async throws {
         var options = WebSocketOptions()
         options.pingInterval = nil

@@ -79,7 +79,7 @@ public final class WebSocket: Sendable {
         }
         guard let first else { return }
         try? await writeFrame(WebSocketFrame(opcode: .close, payload: WebSocketFrameEncoder.closePayload(first.code, reason: first.reason)))
-        // The read loop finishes the connection when the peer answers; this bounds the wait.
+        // Reading finishes the connection when the peer answers; this bounds the wait.
         let deadline = ContinuousClock.now + options.closeTimeout
         while !state.withLock({ $0.closeReceived }) && ContinuousClock.now < deadline {
             do { try await Task.sleep(for: .milliseconds(10)) } catch { break }
