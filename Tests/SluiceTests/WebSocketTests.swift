@@ -108,17 +108,11 @@ func wsProbe(_ arguments: [String]) async throws -> [String: Any] {
         }) { server in
             try await blocking {
                 let client = try RawClient(port: server.port, timeout: 30)
-                try client.send("GET /quiet HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
-                #expect(try client.readResponse(headRequest: true).status == 101)
+                try client.openWebSocket("/quiet")
                 // A ping arrives after the quiet interval; this client never answers it.
                 #expect(try client.read() == [0x89, 0x00])
                 let started = ContinuousClock.now
-                var rest: [UInt8] = []
-                while true {
-                    let chunk = try client.read()
-                    if chunk.isEmpty { break }
-                    rest += chunk
-                }
+                let rest = try client.readToEnd()
                 #expect(ContinuousClock.now - started < .seconds(20))  // pong timeout 200 ms; generous for sanitizer builds
                 #expect(!rest.contains(0x8A))  // nothing but the end
             }
@@ -137,14 +131,8 @@ func wsProbe(_ arguments: [String]) async throws -> [String: Any] {
         }) { server in
             try await blocking {
                 let client = try RawClient(port: server.port, timeout: 30)
-                try client.send("GET /bye HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
-                #expect(try client.readResponse(headRequest: true).status == 101)
-                var received: [UInt8] = []
-                while true {
-                    let chunk = try client.read()
-                    if chunk.isEmpty { break }
-                    received += chunk
-                }
+                try client.openWebSocket("/bye")
+                let received = try client.readToEnd()
                 #expect(Array(received.prefix(4)) == [0x88, 0x02, 0x03, 0xE8])  // close 1000, never answered
             }
             #expect(await eventually { server.server.connectionCount == 0 })
@@ -166,8 +154,7 @@ func wsProbe(_ arguments: [String]) async throws -> [String: Any] {
         }) { server in
             try await blocking {
                 let client = try RawClient(port: server.port, timeout: 10)
-                try client.send("GET /echo HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
-                #expect(try client.readResponse(headRequest: true).status == 101)
+                try client.openWebSocket("/echo")
                 // 1.2 s of traffic, a message every 50 ms: only the echoes come back.
                 var received: [UInt8] = []
                 for _ in 0..<24 {
@@ -199,16 +186,10 @@ func wsProbe(_ arguments: [String]) async throws -> [String: Any] {
         }) { server in
             try await blocking {
                 let client = try RawClient(port: server.port, timeout: 10)
-                try client.send("GET /full HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
-                #expect(try client.readResponse(headRequest: true).status == 101)
+                try client.openWebSocket("/full")
                 // Five masked (zero key) text frames "m": one fills the inbox, the next is held.
                 try client.send(Array(repeating: [0x81, 0x81, 0, 0, 0, 0, 0x6D] as [UInt8], count: 5).flatMap { $0 })
-                var received: [UInt8] = []
-                while true {
-                    let chunk = try client.read()
-                    if chunk.isEmpty { break }
-                    received += chunk
-                }
+                let received = try client.readToEnd()
                 #expect(Array(received.prefix(4)) == [0x88, 0x02, 0x03, 0xE8])  // close 1000, then the end
             }
             #expect(await eventually { server.server.connectionCount == 0 })
@@ -258,5 +239,12 @@ func wsProbe(_ arguments: [String]) async throws -> [String: Any] {
             #expect(result["close_code"] as? Int == 1000)
         }
     }
+}
 
+extension RawClient {
+    /// Upgrades to a WebSocket at `path` (RFC 6455's sample key) and expects the 101.
+    func openWebSocket(_ path: String) throws {
+        try send("GET \(path) HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+        #expect(try readResponse(headRequest: true).status == 101)
+    }
 }

@@ -189,12 +189,8 @@ public final class InboundBody: AsyncSequence, @unchecked Sendable {
                     delivering = false
                     return nil
                 }
-                if let chunk = chunks.popFirst() {
-                    buffered -= chunk.count
-                    if feederStopped && buffered < softLimit {
-                        feederStopped = false
-                        regained = true
-                    }
+                if let (chunk, room) = popChunk() {
+                    regained = room
                     return .bytes(chunk)
                 }
                 if !endDelivered, let failure {
@@ -220,6 +216,16 @@ public final class InboundBody: AsyncSequence, @unchecked Sendable {
         }
     }
 
+    /// Takes the first buffered chunk; `regained` when that makes room for a feeder that was refused
+    /// it. Under `lock`.
+    private func popChunk() -> (chunk: [UInt8], regained: Bool)? {
+        guard let chunk = chunks.popFirst() else { return nil }
+        buffered -= chunk.count
+        let regained = feederStopped && buffered < softLimit
+        if regained { feederStopped = false }
+        return (chunk, regained)
+    }
+
     // MARK: Handler side
 
     /// The next chunk, or `nil` at the end. One reader at a time.
@@ -229,12 +235,8 @@ public final class InboundBody: AsyncSequence, @unchecked Sendable {
                 var regained = false
                 let outcome: Result<[UInt8]?, Error>? = lock.withLock {
                     if let failure { return .failure(failure) }
-                    if let chunk = chunks.popFirst() {
-                        buffered -= chunk.count
-                        if feederStopped && buffered < softLimit {
-                            feederStopped = false
-                            regained = true
-                        }
+                    if let (chunk, room) = popChunk() {
+                        regained = room
                         return .success(chunk)
                     }
                     if finished { return .success(nil) }
