@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import SluiceCore
 
@@ -158,9 +159,10 @@ import Testing
         #expect(record.entries == ["e", "e"])
     }
 
-    /// Chunks appended on one thread while others resume a consumer that often holds back: every
-    /// chunk arrives once, in order, and no two calls of the consumer overlap.
-    @Test func deliveriesNeverOverlapAcrossThreads() async {
+    /// Chunks appended on one thread while two others resume a consumer that often holds back: every
+    /// chunk arrives once, in order, and no two calls of the consumer overlap. Plain threads, not
+    /// tasks: spinning loops must not take the test run's cooperative threads.
+    @Test func deliveriesNeverOverlapAcrossThreads() {
         let body = InboundBody(softLimit: .max)
         let inside = Locked(0)
         let overlaps = Locked(0)
@@ -172,18 +174,18 @@ import Testing
             if case .bytes(let chunk) = delivery { received.withLock { $0 += chunk } }
             return calls.withLock { $0 += 1; return $0 } % 3 != 0  // hold back every third call
         }
-        let total = 20_000
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask {
-                for i in 0..<total { body.append([UInt8(truncatingIfNeeded: i)]) }
-                body.finish()
-            }
-            for _ in 0..<2 {
-                group.addTask {
-                    for _ in 0..<total { body.resumeDelivery() }
-                }
-            }
+        let total = 3_000
+        let jobs: [@Sendable () -> Void] = [
+            { for i in 0..<total { body.append([UInt8(truncatingIfNeeded: i)]) } },
+            { for _ in 0..<total { body.resumeDelivery() } },
+            { for _ in 0..<total { body.resumeDelivery() } },
+        ]
+        let done = DispatchGroup()
+        for job in jobs {
+            done.enter()
+            Thread { job(); done.leave() }.start()
         }
+        done.wait()
         while received.withLock({ $0.count }) < total { body.resumeDelivery() }
         #expect(overlaps.withLock { $0 } == 0)
         #expect(received.withLock { $0 } == (0..<total).map { UInt8(truncatingIfNeeded: $0) })
