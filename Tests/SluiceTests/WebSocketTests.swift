@@ -151,7 +151,9 @@ func wsProbe(_ arguments: [String]) async throws -> [String: Any] {
             router.webSocket("/quiet", options: options) { _, ws in for await _ in ws.messages {} }
         }) { server in
             try await blocking {
-                let client = try RawClient(port: server.port, timeout: 10)
+                // On the concurrent pool the ping waits for a pool thread, which a parallel test run
+                // can keep busy for seconds: a generous read timeout.
+                let client = try RawClient(port: server.port, timeout: 30)
                 try client.openWebSocket("/quiet")
                 usleep(500_000)
                 try client.send([0x81, 0x81, 0, 0, 0, 0, 0x6D])  // "m", masked with a zero key
