@@ -198,12 +198,12 @@ final class HTTP1Connection: ServerConnection, DeferredWriter {
 
         let loop = self.loop
         let weakSelf = WeakConnection(self)
+        // Parsing stopped for a full body (or upgraded stream) goes on once the handler has made room.
+        let parseOn: @Sendable () -> Void = { loop.execute { weakSelf.connection?.processInput() } }
+        let bodyBuffer = context.configuration.limits.streamedBodyBuffer
         let bodyStream: InboundBody
         if hasBody {
-            // Parsing stopped for a full body goes on once the handler has made room.
-            bodyStream = InboundBody(softLimit: context.configuration.limits.streamedBodyBuffer, roomRegained: {
-                loop.execute { weakSelf.connection?.processInput() }
-            })
+            bodyStream = InboundBody(softLimit: bodyBuffer, roomRegained: parseOn)
             inbound = bodyStream
         } else {
             bodyStream = .empty()
@@ -213,9 +213,7 @@ final class HTTP1Connection: ServerConnection, DeferredWriter {
         if h.isUpgrade, case .webSocket(_, let options) = route.handler,
            case .success = WebSocketRoute.decide(request, options: options) {
             // From the 101 on, the connection carries WebSocket frames both ways.
-            let raw = InboundBody(softLimit: context.configuration.limits.streamedBodyBuffer, roomRegained: {
-                loop.execute { weakSelf.connection?.processInput() }
-            })
+            let raw = InboundBody(softLimit: bodyBuffer, roomRegained: parseOn)
             upgraded = raw
             request.bodyStream = raw
         }
