@@ -28,6 +28,11 @@ import Testing
     @Test func chunks() {
         #expect(String(decoding: HTTP1ResponseEncoder.chunk(Array(repeating: 0x61, count: 26)), as: UTF8.self) == "1a\r\n" + String(repeating: "a", count: 26) + "\r\n")
         #expect(HTTP1ResponseEncoder.chunk([]).isEmpty)
+        // The size line is lowercase hex without leading zeros (RFC 9112 §7.1), at every digit count.
+        for count in [0, 1, 9, 10, 15, 16, 255, 256, 4095, 4096, 65_536, 1 << 40, Int.max] {
+            #expect(String(decoding: HTTP1ResponseEncoder.chunkSize(count), as: UTF8.self) == String(count, radix: 16) + "\r\n")
+        }
+        #expect(String(decoding: HTTP1ResponseEncoder.chunk([7]), as: UTF8.self) == "1\r\n\u{7}\r\n")
         #expect(String(decoding: HTTP1ResponseEncoder.lastChunk(trailers: nil), as: UTF8.self) == "0\r\n\r\n")
         let trailers: HTTPFields = [HTTPField.Name("X-Checksum")!: "abc"]
         #expect(String(decoding: HTTP1ResponseEncoder.lastChunk(trailers: trailers), as: UTF8.self) == "0\r\nX-Checksum: abc\r\n\r\n")

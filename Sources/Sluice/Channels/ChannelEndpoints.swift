@@ -63,6 +63,11 @@ enum ChannelEndpoints {
         // Whatever queued up while the last write was out goes as one write.
         let batchLimit = events.sink.joinsMessages ? 256 : 1
         while let batch = try await nextBatchOrEnd(subscription, max: batchLimit) {
+            // Usually one event: its frame, shared by every subscriber, goes as it is.
+            guard batch.count > 1 else {
+                try await events.write(encoded: batch[0].sseFrame)
+                continue
+            }
             var bytes: [UInt8] = []
             bytes.reserveCapacity(batch.reduce(0) { $0 + $1.sseFrame.count })
             for event in batch { bytes += event.sseFrame }

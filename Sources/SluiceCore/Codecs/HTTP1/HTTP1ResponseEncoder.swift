@@ -36,18 +36,34 @@ public enum HTTP1ResponseEncoder {
     /// One chunk of a chunked body; empty input gives no bytes (an empty chunk would end the body).
     public static func chunk(_ bytes: [UInt8]) -> [UInt8] {
         if bytes.isEmpty { return [] }
+        // One allocation: an SSE stream frames every event, and the size line as a string, an array
+        // and a joined copy was three more per event.
         var out: [UInt8] = []
-        out.reserveCapacity(bytes.count + 12)
-        out += chunkSize(bytes.count)
-        out += bytes
-        out += crlf
+        out.reserveCapacity(bytes.count + 20)
+        appendSizeLine(bytes.count, to: &out)
+        out.append(contentsOf: bytes)
+        out.append(13)
+        out.append(10)
         return out
     }
 
     /// The size line that opens a chunk of `count` bytes (its data and a CRLF follow), for a chunk
     /// whose bytes are not at hand (a file region).
     public static func chunkSize(_ count: Int) -> [UInt8] {
-        Array(String(count, radix: 16).utf8) + crlf
+        var out: [UInt8] = []
+        out.reserveCapacity(18)
+        appendSizeLine(count, to: &out)
+        return out
+    }
+
+    private static func appendSizeLine(_ count: Int, to out: inout [UInt8]) {
+        let digits = Swift.max(1, (Int.bitWidth - count.leadingZeroBitCount + 3) / 4)
+        for shift in stride(from: (digits - 1) * 4, through: 0, by: -4) {
+            let nibble = UInt8((count >> shift) & 0xF)
+            out.append(nibble < 10 ? UInt8(ascii: "0") + nibble : UInt8(ascii: "a") + nibble - 10)
+        }
+        out.append(13)
+        out.append(10)
     }
 
     /// The CRLF that closes a chunk's data, after ``chunkSize(_:)`` and the bytes.
