@@ -7,44 +7,24 @@ public final class ChannelSubscription: @unchecked Sendable {
     /// The subscriber fell behind under `.disconnect`: its stream ends and it resumes by id.
     public struct Overflow: Error, Sendable {}
 
-    private let lock = Lock()
-    private var backlog: Deque<ChannelEvent>
-    private var queue = Deque<ChannelEvent>()
-    private let limit: Int
-    private let policy: SubscriberPolicy
-    private var waiter: CheckedContinuation<ChannelEvent?, Error>?
-    private var overflowed = false
-    private var cancelled = false
-    private(set) var dropped = 0
-    private let onEnd: @Sendable (ChannelSubscription) -> Void
+    /// Everything the publisher and the reader share, behind one lock and one access: its fields as
+    /// separate properties of the class cost a runtime exclusivity check each time they were touched
+    /// (a tenth of the server's time fanning out to 1,000 subscribers).
+    private struct State {
+        var backlog: Deque<ChannelEvent>
+        var queue = Deque<ChannelEvent>()
+        var waiter: CheckedContinuation<ChannelEvent?, Error>?
+        var overflowed = false
+        var cancelled = false
+        var dropped = 0
 
-    init(backlog: [ChannelEvent], limit: Int, policy: SubscriberPolicy, onEnd: @escaping @Sendable (ChannelSubscription) -> Void) {
-        self.backlog = Deque(backlog)
-        self.limit = max(1, limit)
-        self.policy = policy
-        self.onEnd = onEnd
-    }
+        /// The next waiting event: the replayed backlog first.
+        mutating func popFirst() -> ChannelEvent? { backlog.popFirst() ?? queue.popFirst() }
 
-    /// Live events waiting for this subscriber (the replayed backlog not counted).
-    var queuedCount: Int { lock.withLock { queue.count } }
-
-    /// Events dropped for this subscriber so far.
-    public var droppedCount: Int { lock.withLock { dropped } }
-
-    /// Called by the channel with each published batch; never blocks. Returns how many of the events
-    /// were dropped, whether this offer cut the subscriber off, and its live queue's length after.
-    func offer(_ events: [ChannelEvent]) -> (dropped: Int, disconnected: Bool, queued: Int) {
-        let (waiting, first, result) = lock.withLock {
-            () -> (CheckedContinuation<ChannelEvent?, Error>?, ChannelEvent?, (dropped: Int, disconnected: Bool, queued: Int)) in
-            if cancelled || overflowed { return (nil, nil, (0, false, queue.count)) }
-            var rest = events[...]
-            var handed: (CheckedContinuation<ChannelEvent?, Error>, ChannelEvent)?
-            if let waiter, backlog.isEmpty, queue.isEmpty, let head = rest.popFirst() {
-                self.waiter = nil
-                handed = (waiter, head)
-            }
+        /// Queues `events` under the policy; returns how many were dropped.
+        mutating func enqueue(_ events: ArraySlice<ChannelEvent>, limit: Int, policy: SubscriberPolicy) -> Int {
             var droppedNow = 0
-            for event in rest {
+            for event in events {
                 if queue.count < limit {
                     queue.append(event)
                     continue
@@ -62,9 +42,45 @@ public final class ChannelSubscription: @unchecked Sendable {
                 if overflowed { break }
             }
             dropped += droppedNow
-            return (handed?.0, handed?.1, (droppedNow, overflowed, queue.count))
+            return droppedNow
         }
-        if let waiting, let first { waiting.resume(returning: first) }
+    }
+
+    private let state: Locked<State>
+    private let limit: Int
+    private let policy: SubscriberPolicy
+    private let onEnd: @Sendable (ChannelSubscription) -> Void
+
+    init(backlog: [ChannelEvent], limit: Int, policy: SubscriberPolicy, onEnd: @escaping @Sendable (ChannelSubscription) -> Void) {
+        state = Locked(State(backlog: Deque(backlog)))
+        self.limit = max(1, limit)
+        self.policy = policy
+        self.onEnd = onEnd
+    }
+
+    /// Live events waiting for this subscriber (the replayed backlog not counted).
+    var queuedCount: Int { state.withLock { $0.queue.count } }
+
+    /// Events dropped for this subscriber so far.
+    public var droppedCount: Int { state.withLock { $0.dropped } }
+
+    /// Called by the channel with each published batch; never blocks. Returns how many of the events
+    /// were dropped, whether this offer cut the subscriber off, and its live queue's length after.
+    func offer(_ events: [ChannelEvent]) -> (dropped: Int, disconnected: Bool, queued: Int) {
+        let (limit, policy) = (self.limit, self.policy)
+        let (handed, result) = state.withLock {
+            state -> ((CheckedContinuation<ChannelEvent?, Error>, ChannelEvent)?, (dropped: Int, disconnected: Bool, queued: Int)) in
+            if state.cancelled || state.overflowed { return (nil, (0, false, state.queue.count)) }
+            var rest = events[...]
+            var handed: (CheckedContinuation<ChannelEvent?, Error>, ChannelEvent)?
+            if let waiter = state.waiter, state.backlog.isEmpty, state.queue.isEmpty, let head = rest.popFirst() {
+                state.waiter = nil
+                handed = (waiter, head)
+            }
+            let droppedNow = state.enqueue(rest, limit: limit, policy: policy)
+            return (handed, (droppedNow, state.overflowed, state.queue.count))
+        }
+        if let (waiting, first) = handed { waiting.resume(returning: first) }
         return result
     }
 
@@ -73,11 +89,11 @@ public final class ChannelSubscription: @unchecked Sendable {
     public func next() async throws -> ChannelEvent? {
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<ChannelEvent?, Error>) in
-                let ready = lock.withLock { () -> Result<ChannelEvent?, Error>? in
-                    if cancelled || Task.isCancelled { return .failure(CancellationError()) }
-                    if let event = backlog.popFirst() ?? queue.popFirst() { return .success(event) }
-                    if overflowed { return .failure(Overflow()) }
-                    waiter = continuation
+                let ready = state.withLock { state -> Result<ChannelEvent?, Error>? in
+                    if state.cancelled || Task.isCancelled { return .failure(CancellationError()) }
+                    if let event = state.popFirst() { return .success(event) }
+                    if state.overflowed { return .failure(Overflow()) }
+                    state.waiter = continuation
                     return nil
                 }
                 if let ready { continuation.resume(with: ready) }
@@ -90,30 +106,30 @@ public final class ChannelSubscription: @unchecked Sendable {
     /// The next event and up to `max - 1` more that are waiting already; waits as ``next()`` does.
     public func nextBatch(max: Int) async throws -> [ChannelEvent]? {
         guard let first = try await next() else { return nil }
-        return lock.withLock {
+        return state.withLock { state in
             var batch = [first]
-            while batch.count < max, let event = backlog.popFirst() ?? queue.popFirst() { batch.append(event) }
+            while batch.count < max, let event = state.popFirst() { batch.append(event) }
             return batch
         }
     }
 
     /// Every event available right now, without waiting (for long polls).
     func drain() -> [ChannelEvent] {
-        lock.withLock {
-            let out = Array(backlog) + Array(queue)
-            backlog.removeAll()
-            queue.removeAll()
+        state.withLock { state in
+            let out = Array(state.backlog) + Array(state.queue)
+            state.backlog.removeAll()
+            state.queue.removeAll()
             return out
         }
     }
 
     /// Stops the subscription; a pending `next()` throws `CancellationError`.
     public func cancel() {
-        let waiting = lock.withLock { () -> CheckedContinuation<ChannelEvent?, Error>? in
-            guard !cancelled else { return nil }
-            cancelled = true
-            defer { waiter = nil }
-            return waiter
+        let waiting = state.withLock { state -> CheckedContinuation<ChannelEvent?, Error>? in
+            guard !state.cancelled else { return nil }
+            state.cancelled = true
+            defer { state.waiter = nil }
+            return state.waiter
         }
         waiting?.resume(throwing: CancellationError())
         onEnd(self)
