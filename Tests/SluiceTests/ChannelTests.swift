@@ -177,7 +177,9 @@ import Testing
 
     /// Publishes `total` events, then reads them through `read` with the server dropping the
     /// connection again and again; every id arrives once, in order.
-    func resumes(_ name: String, read: (TestServer, EventLoop) async throws -> (ids: [Int], reconnects: Int)) async throws {
+    func resumes(
+        _ name: String, atLeast minimumReconnects: Int = 45, read: (TestServer, EventLoop) async throws -> (ids: [Int], reconnects: Int)
+    ) async throws {
         let registry = Self.registry()
         try await withServer(configure: { $0.faultInjection = true }, routes: { $0.addChannels(registry) }) { server in
             let channel = try #require(registry.channel(name))
@@ -188,7 +190,7 @@ import Testing
             let (ids, reconnects) = try await read(server, loop)
             #expect(ids.count == Self.total)
             #expect(ids == Array(1...Self.total), "lost or repeated: first difference at \(zip(ids, 1...).first { $0 != $1 }.map { "\($0)" } ?? "end")")
-            #expect(reconnects >= 45, "\(reconnects) reconnections")
+            #expect(reconnects >= minimumReconnects, "\(reconnects) reconnections")
         }
     }
 
@@ -283,11 +285,14 @@ import Testing
     }
 
     @Test func longPollResumesAcrossDroppedPolls() async throws {
-        try await resumes("poll") { server, loop in
+        // 100 events a page and 40 % of the answers cut: the drops before the 100th whole page are
+        // negative-binomial, mean 66.7 and σ 10.5. The seeds follow a process-wide request count that
+        // parallel tests move, so the count varies run to run: 45 (2 σ below) failed about one run in
+        // fifty (39 seen); 25 is 4 σ below.
+        try await resumes("poll", atLeast: 25) { server, loop in
             var configuration = LongPollTransportConfiguration()
             configuration.reconnect = Self.fastPolicy
             configuration.pollTimeout = .milliseconds(200)
-            // 100 events a page and 40 % of the answers cut: about 65 drops over 100 pages (45 is 3 σ below).
             let poll = try LongPollTransport(url: "\(server.base)/channels/poll/poll?limit=100&drop_rate=0.4", configuration: configuration, loop: loop)
             poll.connect()
             return await Self.collect(poll.events, id: { event in
