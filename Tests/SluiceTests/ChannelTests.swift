@@ -51,6 +51,21 @@ import Testing
         all.cancel()
     }
 
+    /// The JSON string form of NDJSON and WebSocket lines (RFC 8259 §7): quotes, backslashes and
+    /// control characters escaped, everything else (multi-byte characters too) as it is.
+    @Test func jsonQuotingEscapesWhatJSONRequires() throws {
+        let table: [(String, String)] = [
+            ("", #""""#), ("plain text", #""plain text""#), (#"a"b"#, #""a\"b""#), (#"a\b"#, #""a\\b""#),
+            ("\n\r\t", #""\n\r\t""#), ("\u{0}\u{1}\u{1f}", #""\u0000\u0001\u001f""#), ("é 😀 \u{7f}", "\"é 😀 \u{7f}\""),
+            ("x\"y\nz😀", #""x\"y\nz😀""#),
+        ]
+        for (text, quoted) in table { #expect(JSONString.quote(text) == quoted, "\(text.debugDescription)") }
+        // Every ASCII character and a few beyond decode back to themselves.
+        let all = String(decoding: Array(0..<128), as: UTF8.self) + "é€😀"
+        let decoded = try JSONSerialization.jsonObject(with: Data(JSONString.quote(all).utf8), options: [.fragmentsAllowed])
+        #expect(decoded as? String == all)
+    }
+
     @Test(arguments: SubscriberPolicy.allCases)
     func aBatchIsOfferedWholeUnderEachPolicy(_ policy: SubscriberPolicy) async throws {
         let channel = try #require(Self.registry(queue: 2, policy: policy).channel("c"))
