@@ -44,6 +44,8 @@ final class HTTP1Connection: ServerConnection, DeferredWriter {
     /// Plain sockets are written from the loop's turn (see `WriteThrough`); TLS by libevent.
     private let writes: WriteThrough
     private var writeRequested = false
+    /// The response's queue has bytes for the output, asked from this loop's thread (see `flushAtEndOfTurn`).
+    private var flushPending = false
 
     /// Takes over `bev` (this connection frees it); bytes already in its input are parsed first.
     init(bev: OpaquePointer, scheme: String, remoteAddress: String, loop: EventLoop, context: ServerContext, registry: ConnectionRegistry) {
@@ -220,7 +222,9 @@ final class HTTP1Connection: ServerConnection, DeferredWriter {
 
         let keepAlive = h.keepAlive && !shuttingDown
         let queue = OutboundQueue(watermarks: context.configuration.watermarks) {
-            loop.execute { weakSelf.connection?.flushOutput() }
+            // From the loop's own thread (a handler on the loop) no job is needed: the queue drains into
+            // the output at the end of this turn, just before the write.
+            if loop.inLoop { weakSelf.connection?.flushAtEndOfTurn() } else { loop.execute { weakSelf.connection?.flushOutput() } }
         }
         let sink = HTTP1ResponseSink(
             queue: queue, isHeadRequest: method == .head, http10: h.versionMinor == 0,
@@ -313,7 +317,18 @@ final class HTTP1Connection: ServerConnection, DeferredWriter {
         loop.writeSoon(self)
     }
 
+    private func flushAtEndOfTurn() {
+        flushPending = true
+        requestWrite()
+    }
+
     func writeQueuedOutput() {
+        // Before the flag is cleared, so the drain's own request for a write adds no second turn. A
+        // drain that ends a response parses the next pipelined request, whose answer may ask again.
+        while flushPending {
+            flushPending = false
+            flushOutput()
+        }
         writeRequested = false
         guard let bev else { return }
         if writes.flush(bev) { outputEmptied() }
