@@ -230,7 +230,6 @@ struct ListenCommand: AsyncParsableCommand {
         return String(decoding: data, as: UTF8.self)
     }
 
-    /// The output line for an event; in text form only data, errors and reconnections show.
     /// Writes `line` and a newline to standard output at once, so each event shows as it comes; one
     /// `write` instead of print's buffered copy and an `fflush(nil)` of every stream per event. Nothing
     /// else writes to standard output while events stream.
@@ -248,6 +247,7 @@ struct ListenCommand: AsyncParsableCommand {
         }
     }
 
+    /// The output line for an event; in text form only data, errors and reconnections show.
     private static func line(for event: TransportEvent, json: Bool) -> String? {
         if !json {
             switch event {
