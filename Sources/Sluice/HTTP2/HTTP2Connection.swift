@@ -9,7 +9,8 @@ import SluiceCore
 /// The pump follows nghttp2's libevent example: readable → `nghttp2_session_mem_recv` → drain
 /// input → `nghttp2_session_send`; the send callbacks refuse (WOULDBLOCK) once the socket's output
 /// holds ``HTTP2Settings/outputBufferLimit`` bytes, the output is written at the end of the loop's
-/// turn (``WriteThrough``), and the write callback pumps again as it drains.
+/// turn (``WriteThrough``) and pumped and written again while the socket takes all of it (up to a
+/// budget per turn), and the write callback pumps again as a full socket drains.
 /// Each response body is an nghttp2 data source over the stream's ``OutboundQueue``: an empty queue
 /// answers `NGHTTP2_ERR_DEFERRED`, a producer's write resumes the stream; DATA frames take the
 /// NO_COPY path (sized from the queue, their bytes copied once, into the socket's output). nghttp2 pulls only what
