@@ -65,6 +65,36 @@ import Testing
         }
     }
 
+    /// The first part of an upload fills the body buffer while the handler waits, so parsing stops;
+    /// the rest arrives after that, with nothing more to come. Parsing must go on once the handler
+    /// takes what was buffered (the body's `roomRegained` nudge does it at once; without the nudge a
+    /// later read event still got it done ~0.7 s later here, so this pins the outcome, not the nudge:
+    /// `InboundBodyTests.roomRegainedAfterAnAsyncReaderTakes` pins that).
+    @Test func anUploadStoppedAtTheBufferResumesAsTheHandlerTakesIt() async throws {
+        let (first, rest) = (100_000, 50_000)
+        var limits = HTTP1Limits(maxBodyBytes: 1_000_000)
+        limits.streamedBodyBuffer = 16 * 1024
+        try await withServer(configure: { $0.limits = limits }, routes: { router in
+            router.stream("/upload", methods: [.post]) { request, response in
+                try await Task.sleep(for: .milliseconds(400))
+                var total = 0
+                for try await chunk in request.bodyStream { total += chunk.count }
+                try await response.write("\(total)")
+            }
+        }) { server in
+            let answer = try await blocking {
+                let client = try RawClient(port: server.port, timeout: 10)
+                let head = "POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: \(first + rest)\r\n\r\n"
+                try client.send(Array(head.utf8) + [UInt8](repeating: 0x61, count: first))
+                usleep(150_000)  // the server reads the first part and stops at its buffer
+                try client.send([UInt8](repeating: 0x62, count: rest))
+                return try client.readResponse()
+            }
+            #expect(answer.status == 200)
+            #expect(String(decoding: answer.body, as: UTF8.self) == String(first + rest))
+        }
+    }
+
     @Test(arguments: ["--http1.1", "--http2-prior-knowledge"])
     func plainRoutesGetTheWholeBodyWithinTheLimit(_ protocolFlag: String) async throws {
         try await withServer(configure: { $0.limits.maxBodyBytes = 100_000 }, routes: { router in
