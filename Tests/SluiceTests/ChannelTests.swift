@@ -72,8 +72,8 @@ import Testing
         let (subscription, _) = channel.subscribe(after: nil)
         // A waiting reader is handed the first event of a batch; the rest queue behind it.
         async let first = subscription.next()
-        while channel.metrics.subscribers == 0 { await Task.yield() }
-        try await Task.sleep(for: .milliseconds(20))  // let next() start waiting
+        // Publish only once next() waits: publishing first would queue the batch, not hand it over.
+        while !subscription.isWaiting { await Task.yield() }
         let published = try channel.publish(contentsOf: [("a", nil), ("b", "kind"), ("c", nil)])
         #expect(published.map(\.id) == [1, 2, 3])
         #expect(try await first?.id == 1)

@@ -271,7 +271,9 @@ import Testing
             try await blocking {
                 let blocked = try RawClient(port: server.port)
                 try blocked.send("GET /block HTTP/1.1\r\nHost: t\r\n\r\n")
-                for _ in 0..<1000 where !events.withLock({ $0.contains("block started") }) { usleep(10_000) }
+                // Up to 30 s: on the concurrent pool the handler starts when a cooperative thread is free,
+                // which the parallel run can hold off past 10 s.
+                for _ in 0..<3000 where !events.withLock({ $0.contains("block started") }) { usleep(10_000) }
                 let other = try RawClient(port: server.port)
                 try other.send("GET / HTTP/1.1\r\nHost: t\r\nnot a header line\r\n\r\n")
                 let refused = try other.readResponse()

@@ -8,7 +8,8 @@ import Testing
     /// Collects transport events until `stop` says so (or 20 s pass).
     static func collect(_ transport: SSETransport, until stop: @escaping ([TransportEvent]) -> Bool) async -> [TransportEvent] {
         var seen: [TransportEvent] = []
-        let deadline = ContinuousClock.now + .seconds(20)
+        // Only a failing test waits this out; the parallel run can slow a passing one past 20 s.
+        let deadline = ContinuousClock.now + .seconds(60)
         for await event in transport.events {
             seen.append(event)
             if stop(seen) || ContinuousClock.now > deadline { break }

@@ -61,6 +61,9 @@ public final class ChannelSubscription: @unchecked Sendable {
     /// Live events waiting for this subscriber (the replayed backlog not counted).
     var queuedCount: Int { state.withLock { $0.queue.count } }
 
+    /// Whether a reader is waiting in ``next()`` (for tests).
+    var isWaiting: Bool { state.withLock { $0.waiter != nil } }
+
     /// Events dropped for this subscriber so far.
     public var droppedCount: Int { state.withLock { $0.dropped } }
 

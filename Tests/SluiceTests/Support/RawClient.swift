@@ -6,8 +6,11 @@ import Glibc
 final class RawClient: @unchecked Sendable {
     let fd: Int32
 
-    /// - Parameter receiveBuffer: a small SO_RCVBUF makes a slow reader's window fill quickly.
-    init(host: String = "127.0.0.1", port: Int, receiveBuffer: Int32? = nil, timeout: Int = 5) throws {
+    /// - Parameters:
+    ///   - receiveBuffer: a small SO_RCVBUF makes a slow reader's window fill quickly.
+    ///   - timeout: seconds a read waits; only a failing test waits it out. In the parallel run the two
+    ///     cooperative threads are busy for seconds at a time, and answers that need them came after 5 s.
+    init(host: String = "127.0.0.1", port: Int, receiveBuffer: Int32? = nil, timeout: Int = 30) throws {
         let v6 = host.contains(":")
         fd = socket(v6 ? AF_INET6 : AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw TestFailure("socket failed") }
