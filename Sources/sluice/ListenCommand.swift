@@ -232,7 +232,8 @@ struct ListenCommand: AsyncParsableCommand {
 
     /// Writes `line` and a newline to standard output at once, so each event shows as it comes; one
     /// `write` instead of print's buffered copy and an `fflush(nil)` of every stream per event. Nothing
-    /// else writes to standard output while events stream.
+    /// else writes to standard output while events stream. Not `FileHandle.write(contentsOf:)`, which the
+    /// accumulating listener uses for its few lines: per event it made 200,000 events take 1.5 s, not 1.15.
     private static func writeLine(_ line: String) {
         var line = line
         line.append("\n")

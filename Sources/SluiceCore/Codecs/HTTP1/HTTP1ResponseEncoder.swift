@@ -42,8 +42,7 @@ public enum HTTP1ResponseEncoder {
         out.reserveCapacity(bytes.count + 20)
         appendSizeLine(bytes.count, to: &out)
         out.append(contentsOf: bytes)
-        out.append(13)
-        out.append(10)
+        out.append(contentsOf: crlf)
         return out
     }
 
@@ -57,13 +56,9 @@ public enum HTTP1ResponseEncoder {
     }
 
     private static func appendSizeLine(_ count: Int, to out: inout [UInt8]) {
-        let digits = Swift.max(1, (Int.bitWidth - count.leadingZeroBitCount + 3) / 4)
-        for shift in stride(from: (digits - 1) * 4, through: 0, by: -4) {
-            let nibble = UInt8((count >> shift) & 0xF)
-            out.append(nibble < 10 ? UInt8(ascii: "0") + nibble : UInt8(ascii: "a") + nibble - 10)
-        }
-        out.append(13)
-        out.append(10)
+        // At most 16 hex digits: a small string, kept inline, so no allocation.
+        out.append(contentsOf: String(count, radix: 16).utf8)
+        out.append(contentsOf: crlf)
     }
 
     /// The CRLF that closes a chunk's data, after ``chunkSize(_:)`` and the bytes.
