@@ -145,6 +145,7 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: root) }
         func body(_ path: Substring) throws -> String {
             let file = try files.open(path)
+            if let contents = file.contents { return String(decoding: contents, as: UTF8.self) }
             var bytes = [UInt8](repeating: 0, count: file.size)
             try bytes.withUnsafeMutableBytes { try file.region.read(at: 0, into: $0) }
             return String(decoding: bytes, as: UTF8.self)
@@ -193,6 +194,63 @@ import Testing
         #expect(try files.open("/sub/app.css", receivedAt: received).size == 6)  // the check after `received` stands
         #expect(try files.open("/sub/app.css").size == 4)  // received now: checked again, the new file
         #expect(try files.open("/sub/app.css", receivedAt: received).size == 4)  // and that newer check serves all
+    }
+
+    /// A small file whose last change is settled is served from memory; a change in place (same size)
+    /// is still seen, since it moves the ctime.
+    @Test func settledSmallFilesAreKeptAndStillFollowTheDisk() throws {
+        let (root, _) = try Self.makeRoot()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let files = try #require(StaticFiles(directory: root + "/public", openFiles: OpenFileCache(settledAfter: .zero)))
+        let css = root + "/public/sub/app.css"
+        #expect(try files.open("/sub/app.css").contents == Array("body{}".utf8))
+        #expect(try files.open("/sub/app.css").contents == Array("body{}".utf8))  // from the cache
+        let response = try files.get(Request(head: HTTPRequest(method: .get, scheme: "http", authority: "t", path: "/sub/app.css")))
+        #expect(response.body == Array("body{}".utf8) && response.file == nil)
+        #expect(response.head.headerFields[.contentLength] == "6" && response.head.headerFields[.contentType] == "text/css; charset=utf-8")
+        // Past one tick of the clock file times come from (a few ms), so the rewrite's ctime differs.
+        Thread.sleep(forTimeInterval: 0.05)
+        let handle = try #require(FileHandle(forWritingAtPath: css))
+        handle.write(Data("main{}".utf8))
+        handle.closeFile()
+        #expect(try files.open("/sub/app.css").contents == Array("main{}".utf8))
+        // Too large to keep: read from the descriptor.
+        try String(repeating: "x", count: OpenFileCache.contentsLimit + 1).write(toFile: css, atomically: true, encoding: .utf8)
+        let large = try files.open("/sub/app.css")
+        #expect(large.contents == nil && large.size == OpenFileCache.contentsLimit + 1)
+    }
+
+    /// A file changed lately is never kept: two changes within one tick of the file clock could show
+    /// the same size, mtime and ctime, and the cache could not tell the second from the first.
+    @Test func aFileChangedLatelyIsReadFromItsDescriptor() throws {
+        let (root, files) = try Self.makeRoot()  // settled after the default 2 s
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let css = root + "/public/sub/app.css"
+        #expect(try files.open("/sub/app.css").contents == nil)
+        let handle = try #require(FileHandle(forWritingAtPath: css))
+        handle.write(Data("main{}".utf8))  // same size, perhaps the same timestamps
+        handle.closeFile()
+        let file = try files.open("/sub/app.css")
+        var bytes = [UInt8](repeating: 0, count: file.size)
+        try bytes.withUnsafeMutableBytes { try file.region.read(at: 0, into: $0) }
+        #expect(file.contents == nil && bytes == Array("main{}".utf8))
+    }
+
+    /// The path needing no decoding nor checks is taken as it is, and gives what the general way gives.
+    @Test(arguments: [
+        "/", "/a", "/a/b.txt", "/a.b/c", "/é/ü.txt", "/a//b", "/a/", "//a", "/.x", "/a/.b", "/a/./b", "/a/../b", "/..",
+        "/...", "/%2e%2e/x", "/a%20b", "/a\\b", "/a\u{0}b", "", "a/b",
+    ])
+    func plainPathsNeedNoDecoding(_ path: String) throws {
+        let general = Result { try StaticFiles.relativePath(decoding: Substring(path)) }
+        if let plain = StaticFiles.plainRelativePath(Substring(path)) {
+            #expect(try general.get() == plain)
+        } else {
+            // Left to the general way: something to decode or refuse, or a segment to drop.
+            let plainLooking = path.hasPrefix("/") && !path.contains("%") && !path.contains("\\") && !path.contains("\u{0}")
+                && !path.contains("/.") && !path.contains("//") && (path == "/" || !path.hasSuffix("/"))
+            #expect(!plainLooking, "\(path) should have been taken as it is")
+        }
     }
 
     @Test func theCacheHoldsAtMostItsCapacity() throws {

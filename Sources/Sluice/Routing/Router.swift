@@ -135,23 +135,26 @@ public struct Router: Sendable {
     /// The first route whose pattern and method fit; HEAD is served by GET routes.
     func match(method: HTTPRequest.Method, path: Substring) -> Match {
         let segments = Self.segments(of: path)
-        var allowed: [HTTPRequest.Method] = []
+        var pathMatched = false
         for index in candidates(segments) {
             let route = routes[index]
             guard let parameters = Self.bind(route.pattern, segments) else { continue }
             if route.methods.contains(method) || (method == .head && route.methods.contains(.get)) {
                 return .found(route.handler, parameters: parameters)
             }
-            for m in route.methods where !allowed.contains(m) { allowed.append(m) }
+            pathMatched = true
         }
-        if allowed.isEmpty { return .notFound }
-        if allowed.contains(.get) && !allowed.contains(.head) { allowed.append(.head) }
-        return .methodNotAllowed(allow: allowed)
+        // The methods are gathered only for a 405: a route passed over on the way to the one that
+        // answers (static files' HEAD route before their GET route) cost an array per request.
+        return pathMatched ? .methodNotAllowed(allow: methods(at: segments)) : .notFound
     }
 
     /// Methods any route answers at `path`, for OPTIONS and CORS preflight.
     func methods(at path: Substring) -> [HTTPRequest.Method] {
-        let segments = Self.segments(of: path)
+        methods(at: Self.segments(of: path))
+    }
+
+    private func methods(at segments: [Substring]) -> [HTTPRequest.Method] {
         var out: [HTTPRequest.Method] = []
         for index in candidates(segments) where Self.bind(routes[index].pattern, segments) != nil {
             for m in routes[index].methods where !out.contains(m) { out.append(m) }

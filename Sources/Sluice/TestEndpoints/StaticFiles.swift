@@ -24,10 +24,11 @@ struct StaticFiles: Sendable {
     private let folder: FolderDescriptor
     /// Descriptors of files served lately, checked against their path again for any request that
     /// arrived after the last check began.
-    let openFiles = OpenFileCache()
+    let openFiles: OpenFileCache
 
     /// `nil` when `directory` does not exist.
-    init?(directory: String) {
+    init?(directory: String, openFiles: OpenFileCache = OpenFileCache()) {
+        self.openFiles = openFiles
         guard let real = StaticFiles.realPath(directory) else { return nil }
         let fd = Glibc.open(real, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard fd >= 0 else { return nil }
@@ -41,6 +42,8 @@ struct StaticFiles: Sendable {
         var region: FileRegion
         /// Content-Type (from the name: `index.html` for a folder) and Content-Length.
         var fields: HTTPFields
+        /// The bytes, when the cache keeps them (a small settled file); else they are read from `region`.
+        var contents: [UInt8]?
         var size: Int { region.count }
 
         init(region: FileRegion, name: some StringProtocol) {
@@ -62,6 +65,7 @@ struct StaticFiles: Sendable {
     /// GET: the file as the body.
     func get(_ request: Request) throws -> Response {
         let file = try open(request.path, receivedAt: request.receivedAt)
+        if let contents = file.contents { return Response(headers: file.fields, body: contents) }
         return Response(headers: file.fields, file: file.region)
     }
 
@@ -73,26 +77,7 @@ struct StaticFiles: Sendable {
     /// Opens the file for a URL path as it was on disk at `receivedAt` or later, or throws the
     /// HTTPError to answer with.
     func open(_ urlPath: Substring, receivedAt: ContinuousClock.Instant = .now) throws -> OpenFile {
-        guard let decoded = PercentDecoding.decodeBytes(urlPath) else { throw HTTPError(.badRequest, "malformed percent-encoding") }
-        // One pass over the decoded bytes: NUL and backslashes refused, `.` and `..` segments refused,
-        // empty segments dropped (split, contains and joined over Strings cost ~5% of a small file).
-        var relative: [UInt8] = []
-        relative.reserveCapacity(decoded.count)
-        var nameStart = 0
-        var start = 0
-        for end in 0...decoded.count where end == decoded.count || decoded[end] == UInt8(ascii: "/") {
-            let segment = decoded[start..<end]
-            start = end + 1
-            if segment.isEmpty { continue }
-            if segment.contains(0) || segment.contains(UInt8(ascii: "\\")) { throw HTTPError(.badRequest, "invalid path") }
-            if segment.allSatisfy({ $0 == UInt8(ascii: ".") }) && segment.count <= 2 {
-                throw HTTPError(.badRequest, "path traversal refused")
-            }
-            if !relative.isEmpty { relative.append(UInt8(ascii: "/")) }
-            nameStart = relative.count
-            relative += segment
-        }
-        guard let path = String(validating: relative, as: UTF8.self) else { throw HTTPError(.badRequest, "invalid path") }
+        let path = try Self.plainRelativePath(urlPath) ?? Self.relativePath(decoding: urlPath)
         if let cached = openFiles.lookup(path, under: folder.fd, receivedAt: receivedAt) { return cached }
 
         let checkedAt = ContinuousClock.now
@@ -112,9 +97,53 @@ struct StaticFiles: Sendable {
         // The region owns the descriptor from here on, whatever happens next.
         let region = FileRegion(takingOwnershipOf: fd, count: Int(info.st_size))
         guard (info.st_mode & S_IFMT) == S_IFREG else { throw HTTPError(.notFound, "not found") }
-        let file = OpenFile(region: region, name: String(decoding: relative[nameStart...], as: UTF8.self))
+        let name = path.utf8.lastIndex(of: UInt8(ascii: "/")).map { path[path.utf8.index(after: $0)...] } ?? path[...]
+        var file = OpenFile(region: region, name: name)
+        file.contents = openFiles.contents(of: file, stamp: FileStamp(info))
         openFiles.insert(file, info: info, at: path, checkedAt: checkedAt)
         return file
+    }
+
+    /// The path relative to the folder when the URL path needs no decoding or checking: no `%`, no
+    /// backslash or NUL, no segment starting with `.`, no empty segment. Most paths are like that,
+    /// and they are their own answer (the general way copied them twice and validated the copy).
+    static func plainRelativePath(_ urlPath: Substring) -> String? {
+        let utf8 = urlPath.utf8
+        guard utf8.first == UInt8(ascii: "/") else { return nil }
+        var previous = UInt8(ascii: "/")
+        for byte in utf8.dropFirst() {
+            switch byte {
+            case UInt8(ascii: "%"), UInt8(ascii: "\\"), 0: return nil
+            case UInt8(ascii: "."), UInt8(ascii: "/"):
+                if previous == UInt8(ascii: "/") { return nil }  // a dot segment's start, an empty segment
+                previous = byte
+            default: previous = byte
+            }
+        }
+        if previous == UInt8(ascii: "/") && utf8.count > 1 { return nil }  // a trailing slash
+        return String(urlPath.dropFirst())
+    }
+
+    /// The path relative to the folder, percent-decoded: NUL and backslashes refused, `.` and `..`
+    /// segments refused, empty segments dropped, in one pass over the decoded bytes.
+    static func relativePath(decoding urlPath: Substring) throws -> String {
+        guard let decoded = PercentDecoding.decodeBytes(urlPath) else { throw HTTPError(.badRequest, "malformed percent-encoding") }
+        var relative: [UInt8] = []
+        relative.reserveCapacity(decoded.count)
+        var start = 0
+        for end in 0...decoded.count where end == decoded.count || decoded[end] == UInt8(ascii: "/") {
+            let segment = decoded[start..<end]
+            start = end + 1
+            if segment.isEmpty { continue }
+            if segment.contains(0) || segment.contains(UInt8(ascii: "\\")) { throw HTTPError(.badRequest, "invalid path") }
+            if segment.allSatisfy({ $0 == UInt8(ascii: ".") }) && segment.count <= 2 {
+                throw HTTPError(.badRequest, "path traversal refused")
+            }
+            if !relative.isEmpty { relative.append(UInt8(ascii: "/")) }
+            relative += segment
+        }
+        guard let path = String(validating: relative, as: UTF8.self) else { throw HTTPError(.badRequest, "invalid path") }
+        return path
     }
 
     /// A descriptor for `relative` under the folder, or -1.

@@ -78,7 +78,9 @@ public final class OutboundQueue: @unchecked Sendable {
     private let lock = Lock()
 
     // Guarded by `lock`.
-    private var items = Deque<OutboundItem>()
+    /// Room for two from the start: a whole small response is one body item and the end marker, and
+    /// growing an empty deque to that took two allocations.
+    private var items = Deque<OutboundItem>(minimumCapacity: 2)
     /// Bytes of the first item already copied out by ``read(into:)``: a pull-based sender takes a
     /// frame at a time, and re-slicing a 64 KiB chunk for every 16 KiB frame copied it over and over.
     private var headOffset = 0
