@@ -51,6 +51,25 @@ import Testing
         #expect(resumed.withLock { $0 })
     }
 
+    /// A frame copied with `acknowledging` leaves pending at once, and a writer waiting on it resumes.
+    @Test func anAcknowledgingReadResumesAWaitingWriter() async throws {
+        let queue = OutboundQueue(watermarks: Watermarks(high: 10, low: 4)) {}
+        try await queue.write(Array(repeating: 1, count: 8))
+        let writer = Task { try await queue.write(Array(repeating: 2, count: 8)) }  // 16 > 10: waits
+        let deadline = ContinuousClock.now + .seconds(10)
+        while queue.statistics.suspensions == 0 && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        var frame = [UInt8](repeating: 0, count: 6)
+        let (n, _, _) = try frame.withUnsafeMutableBytes { try queue.read(into: $0, acknowledging: true) }
+        #expect(n == 6 && frame == Array(repeating: 1, count: 6) && queue.pendingBytes == 10)
+        let (m, _, _) = try frame.withUnsafeMutableBytes { try queue.read(into: $0, acknowledging: true) }
+        #expect(m == 6 && frame == [1, 1, 2, 2, 2, 2] && queue.pendingBytes == 4)  // at low water
+        try await writer.value
+        let (k, _, _) = try frame.withUnsafeMutableBytes { try queue.read(into: $0) }  // not acknowledged
+        #expect(k == 4 && queue.pendingBytes == 4)
+    }
+
     @Test func closeFailsWaitersAndLaterWrites() async throws {
         let queue = OutboundQueue(watermarks: Watermarks(high: 1, low: 0)) {}
         let writer = Task { try await queue.write([1, 2, 3]) }

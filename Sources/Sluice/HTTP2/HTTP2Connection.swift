@@ -520,8 +520,10 @@ final class HTTP2Connection: ServerConnection, DeferredWriter {
         // An empty frame (the body's end alone) still takes the end marker from the queue.
         let copied: Int
         do {
+            // Acknowledged as it is copied: the bytes then sit in the socket's output, which the output
+            // limit bounds (should the frame fail below, the connection fails with it).
             (copied, _, _) = try sink.queue.read(into: UnsafeMutableRawBufferPointer(start: base + 9, count: length),
-                                                 takingEnd: stream.frameEndsBody)
+                                                 takingEnd: stream.frameEndsBody, acknowledging: true)
         } catch {
             // A file that could not be read: nothing was committed, so nghttp2 resets only this
             // stream (RST_STREAM INTERNAL_ERROR) and the connection goes on.
@@ -533,8 +535,6 @@ final class HTTP2Connection: ServerConnection, DeferredWriter {
         guard copied == length else { return NGHTTP2_ERR_CALLBACK_FAILURE.rawValue }
         space.iov_len = 9 + length
         evbuffer_commit_space(output, &space, 1)
-        // The bytes now sit in the socket's output, which the output limit bounds.
-        sink.queue.acknowledge(length)
         return 0
     }
 

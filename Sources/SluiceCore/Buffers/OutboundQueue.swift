@@ -227,32 +227,46 @@ public final class OutboundQueue: @unchecked Sendable {
     /// Copies queued body bytes, in order, into `buffer` (a pull-based sender's frame, such as an HTTP/2
     /// data source's) until it is full or the end marker is reached; `ended` and `trailers` say
     /// whether it was. One copy, straight from the writers' arrays (or, for a file region, one `pread`).
-    /// The bytes stay pending until acknowledged. With `takingEnd` false the end marker stays queued (a
-    /// frame already sized without it must not swallow an end that arrived since). Throws
-    /// ``FileRegionError`` when a queued file cannot be read whole; the body is then broken.
-    public func read(into buffer: UnsafeMutableRawBufferPointer, takingEnd: Bool = true) throws -> (count: Int, ended: Bool, trailers: HTTPFields?) {
+    /// The bytes stay pending until acknowledged, or with `acknowledging`, are acknowledged at once (a
+    /// sender that copies them straight into the socket's output, in the same critical section). With
+    /// `takingEnd` false the end marker stays queued (a frame already sized without it must not swallow
+    /// an end that arrived since). Throws ``FileRegionError`` when a queued file cannot be read whole;
+    /// the body is then broken.
+    public func read(
+        into buffer: UnsafeMutableRawBufferPointer, takingEnd: Bool = true, acknowledging: Bool = false
+    ) throws -> (count: Int, ended: Bool, trailers: HTTPFields?) {
+        var ready: [CheckedContinuation<Void, Error>] = []
+        defer { for continuation in ready { continuation.resume() } }
+        let result = try lock.withLock { () throws -> (count: Int, ended: Bool, trailers: HTTPFields?) in
+            let result = try take(into: buffer, takingEnd: takingEnd)
+            if acknowledging { ready = release(result.count) }
+            return result
+        }
+        return result
+    }
+
+    /// Under the lock: ``read(into:takingEnd:acknowledging:)``'s copy.
+    private func take(into buffer: UnsafeMutableRawBufferPointer, takingEnd: Bool) throws -> (count: Int, ended: Bool, trailers: HTTPFields?) {
         // The read of a file region happens under the lock: a producer's write waits that long, and
         // the queue's order cannot change underneath.
-        try lock.withLock {
-            var count = 0
-            while let first = items.first {
-                if case .end(let trailers) = first {
-                    if !takingEnd { return (count, false, nil) }
-                    items.removeFirst()
-                    return (count, true, trailers)
-                }
-                let n = min(first.bodyCount - headOffset, buffer.count - count)
-                if n <= 0 { return (count, false, nil) }
-                try first.copy(from: headOffset, into: UnsafeMutableRawBufferPointer(start: buffer.baseAddress! + count, count: n))
-                count += n
-                headOffset += n
-                if headOffset == first.bodyCount {
-                    items.removeFirst()
-                    headOffset = 0
-                }
+        var count = 0
+        while let first = items.first {
+            if case .end(let trailers) = first {
+                if !takingEnd { return (count, false, nil) }
+                items.removeFirst()
+                return (count, true, trailers)
             }
-            return (count, false, nil)
+            let n = min(first.bodyCount - headOffset, buffer.count - count)
+            if n <= 0 { return (count, false, nil) }
+            try first.copy(from: headOffset, into: UnsafeMutableRawBufferPointer(start: buffer.baseAddress! + count, count: n))
+            count += n
+            headOffset += n
+            if headOffset == first.bodyCount {
+                items.removeFirst()
+                headOffset = 0
+            }
         }
+        return (count, false, nil)
     }
 
     /// What ``read(into:takingEnd:)`` would copy into a buffer of `limit` bytes, without taking it: for a
@@ -280,13 +294,17 @@ public final class OutboundQueue: @unchecked Sendable {
     /// protocol). Resumes suspended writers once pending bytes reach the low-water mark.
     public func acknowledge(_ count: Int) {
         guard count > 0 else { return }
-        let ready = lock.withLock { () -> [CheckedContinuation<Void, Error>] in
-            pending = max(0, pending - count)
-            guard pending <= watermarks.low, !waiters.isEmpty else { return [] }
-            defer { waiters.removeAll() }
-            return waiters.map(\.continuation)
-        }
+        let ready = lock.withLock { release(count) }
         for continuation in ready { continuation.resume() }
+    }
+
+    /// Under the lock: `count` bytes are no longer pending; the writers to resume now.
+    private func release(_ count: Int) -> [CheckedContinuation<Void, Error>] {
+        guard count > 0 else { return [] }
+        pending = max(0, pending - count)
+        guard pending <= watermarks.low, !waiters.isEmpty else { return [] }
+        defer { waiters.removeAll() }
+        return waiters.map(\.continuation)
     }
 
     /// Closes the queue: suspended and later writes throw; queued items are dropped.
