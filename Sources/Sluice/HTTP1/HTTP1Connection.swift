@@ -237,7 +237,8 @@ final class HTTP1Connection: ServerConnection, DeferredWriter {
         }
         let maxBody = context.configuration.limits.maxBodyBytes
         let faults = context.configuration.faultInjection
-        exchange?.task = HandlerRunner.start(placement: context.configuration.handlerPlacement, loop: loop) {
+        // `[request]`: captured by value; a captured `var` is a heap box, made even when no task starts.
+        exchange?.task = HandlerRunner.start(placement: context.configuration.handlerPlacement, loop: loop) { [request] in
             await HandlerRunner.run(route.handler, request: request, sink: sink, loop: loop, maxBodyBytes: maxBody, logger: logger,
                                     faultInjection: faults)
         }

@@ -412,7 +412,8 @@ final class HTTP2Connection: ServerConnection, DeferredWriter {
         let maxBody = context.configuration.limits.maxBodyBytes
         let faults = context.configuration.faultInjection
         let loop = self.loop
-        stream.task = HandlerRunner.start(placement: context.configuration.handlerPlacement, loop: loop) {
+        // `[request]`: captured by value; a captured `var` is a heap box, made even when no task starts.
+        stream.task = HandlerRunner.start(placement: context.configuration.handlerPlacement, loop: loop) { [request] in
             await HandlerRunner.run(route.handler, request: request, sink: sink, loop: loop, maxBodyBytes: maxBody, logger: logger,
                                     faultInjection: faults)
         }
