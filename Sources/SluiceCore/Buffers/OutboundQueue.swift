@@ -75,21 +75,57 @@ public struct OutboundClosedError: Error, Sendable, CustomStringConvertible {
 public final class OutboundQueue: @unchecked Sendable {
     public let watermarks: Watermarks
     private let wake: @Sendable () -> Void
-    private let lock = Lock()
+    /// Everything that changes, in one guarded value: one lock and no exclusivity check per critical
+    /// section, where separate stored properties cost a runtime check at each touch.
+    private let state = Locked(State())
 
-    // Guarded by `lock`.
-    /// Room for two from the start: a whole small response is one body item and the end marker, and
-    /// growing an empty deque to that took two allocations.
-    private var items = Deque<OutboundItem>(minimumCapacity: 2)
-    /// Bytes of the first item already copied out by ``read(into:)``: a pull-based sender takes a
-    /// frame at a time, and re-slicing a 64 KiB chunk for every 16 KiB frame copied it over and over.
-    private var headOffset = 0
-    private var pending = 0
-    private var finished = false
-    private var closedReason: String?
-    private var waiters: [(id: UInt64, continuation: CheckedContinuation<Void, Error>)] = []
-    private var nextWaiterID: UInt64 = 0
-    private var stats = Statistics()
+    private struct State {
+        /// Room for two from the start: a whole small response is one body item and the end marker,
+        /// and growing an empty deque to that took two allocations.
+        var items = Deque<OutboundItem>(minimumCapacity: 2)
+        /// Bytes of the first item already copied out by ``read(into:)``: a pull-based sender takes a
+        /// frame at a time, and re-slicing a 64 KiB chunk for every 16 KiB frame copied it over and over.
+        var headOffset = 0
+        var pending = 0
+        var finished = false
+        var closedReason: String?
+        var waiters: [(id: UInt64, continuation: CheckedContinuation<Void, Error>)] = []
+        var nextWaiterID: UInt64 = 0
+        var stats = Statistics()
+
+        /// ``read(into:takingEnd:acknowledging:)``'s copy.
+        mutating func take(into buffer: UnsafeMutableRawBufferPointer, takingEnd: Bool) throws -> (count: Int, ended: Bool, trailers: HTTPFields?) {
+            // The read of a file region happens under the lock: a producer's write waits that long,
+            // and the queue's order cannot change underneath.
+            var count = 0
+            while let first = items.first {
+                if case .end(let trailers) = first {
+                    if !takingEnd { return (count, false, nil) }
+                    items.removeFirst()
+                    return (count, true, trailers)
+                }
+                let n = min(first.bodyCount - headOffset, buffer.count - count)
+                if n <= 0 { return (count, false, nil) }
+                try first.copy(from: headOffset, into: UnsafeMutableRawBufferPointer(start: buffer.baseAddress! + count, count: n))
+                count += n
+                headOffset += n
+                if headOffset == first.bodyCount {
+                    items.removeFirst()
+                    headOffset = 0
+                }
+            }
+            return (count, false, nil)
+        }
+
+        /// `count` bytes are no longer pending; the writers to resume now.
+        mutating func release(_ count: Int, low: Int) -> [CheckedContinuation<Void, Error>] {
+            guard count > 0 else { return [] }
+            pending = max(0, pending - count)
+            guard pending <= low, !waiters.isEmpty else { return [] }
+            defer { waiters.removeAll() }
+            return waiters.map(\.continuation)
+        }
+    }
 
     /// Counters for tests and metrics.
     public struct Statistics: Sendable {
@@ -105,9 +141,9 @@ public final class OutboundQueue: @unchecked Sendable {
         self.wake = wake
     }
 
-    public var pendingBytes: Int { lock.withLock { pending } }
-    public var statistics: Statistics { lock.withLock { stats } }
-    public var isClosed: Bool { lock.withLock { closedReason != nil } }
+    public var pendingBytes: Int { state.withLock { $0.pending } }
+    public var statistics: Statistics { state.withLock { $0.stats } }
+    public var isClosed: Bool { state.withLock { $0.closedReason != nil } }
 
     /// Queues `bytes` and, if that takes the queue above its high-water mark, suspends until the loop
     /// drains it to the low-water mark. Throws once the queue is closed (peer gone) or the Task is
@@ -139,16 +175,17 @@ public final class OutboundQueue: @unchecked Sendable {
     /// a writer of memory-holding bytes must now wait for the queue to drain.
     @discardableResult
     private func enqueue(_ item: OutboundItem, count: Int, holdsMemory: Bool) throws -> Bool {
-        let (needsWake, mustWait) = try lock.withLock { () throws -> (Bool, Bool) in
-            if let closedReason { throw OutboundClosedError(reason: closedReason) }
-            if finished { throw OutboundClosedError(reason: "write after the body was finished") }
-            let wasEmpty = items.isEmpty
-            items.append(item)
-            pending += count
-            stats.bytesWritten += count
-            stats.maxPendingBytes = max(stats.maxPendingBytes, pending)
-            let mustWait = holdsMemory && pending > watermarks.high
-            if mustWait { stats.suspensions += 1 }
+        let high = watermarks.high
+        let (needsWake, mustWait) = try state.withLock { s throws -> (Bool, Bool) in
+            if let reason = s.closedReason { throw OutboundClosedError(reason: reason) }
+            if s.finished { throw OutboundClosedError(reason: "write after the body was finished") }
+            let wasEmpty = s.items.isEmpty
+            s.items.append(item)
+            s.pending += count
+            s.stats.bytesWritten += count
+            s.stats.maxPendingBytes = max(s.stats.maxPendingBytes, s.pending)
+            let mustWait = holdsMemory && s.pending > high
+            if mustWait { s.stats.suspensions += 1 }
             return (wasEmpty, mustWait)
         }
         if needsWake { wake() }
@@ -157,37 +194,38 @@ public final class OutboundQueue: @unchecked Sendable {
 
     /// Queues the end of the body. Never suspends; later writes are a programming error.
     public func finish(trailers: HTTPFields? = nil) {
-        let needsWake = lock.withLock { () -> Bool in
-            guard closedReason == nil, !finished else { return false }
-            finished = true
-            items.append(.end(trailers: trailers))
-            return items.count == 1
+        let needsWake = state.withLock { s -> Bool in
+            guard s.closedReason == nil, !s.finished else { return false }
+            s.finished = true
+            s.items.append(.end(trailers: trailers))
+            return s.items.count == 1
         }
         if needsWake { wake() }
     }
 
-    public var isFinished: Bool { lock.withLock { finished } }
+    public var isFinished: Bool { state.withLock { $0.finished } }
 
     private func waitForDrain() async throws {
-        let id = lock.withLock { () -> UInt64 in
-            nextWaiterID += 1
-            return nextWaiterID
+        let id = state.withLock { s -> UInt64 in
+            s.nextWaiterID += 1
+            return s.nextWaiterID
         }
+        let low = watermarks.low
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, Error>) in
-                let outcome: Result<Void, Error>? = lock.withLock {
-                    if let closedReason { return .failure(OutboundClosedError(reason: closedReason)) }
+                let outcome: Result<Void, Error>? = state.withLock { s in
+                    if let reason = s.closedReason { return .failure(OutboundClosedError(reason: reason)) }
                     if Task.isCancelled { return .failure(CancellationError()) }
-                    if pending <= watermarks.low { return .success(()) }
-                    waiters.append((id, continuation))
+                    if s.pending <= low { return .success(()) }
+                    s.waiters.append((id, continuation))
                     return nil
                 }
                 if let outcome { continuation.resume(with: outcome) }
             }
         } onCancel: {
-            let waiter = lock.withLock { () -> CheckedContinuation<Void, Error>? in
-                guard let i = waiters.firstIndex(where: { $0.id == id }) else { return nil }
-                return waiters.remove(at: i).continuation
+            let waiter = state.withLock { s -> CheckedContinuation<Void, Error>? in
+                guard let i = s.waiters.firstIndex(where: { $0.id == id }) else { return nil }
+                return s.waiters.remove(at: i).continuation
             }
             waiter?.resume(throwing: CancellationError())
         }
@@ -199,17 +237,17 @@ public final class OutboundQueue: @unchecked Sendable {
     /// `fileLimit` comes as its first `fileLimit` bytes and ends the batch, the rest staying first in the
     /// queue: a sender that must read files into memory takes them a piece at a time as its output drains.
     public func drain(fileLimit: Int = .max) -> [OutboundItem] {
-        lock.withLock {
+        state.withLock { s in
             var out: [OutboundItem] = []
-            out.reserveCapacity(items.count)
-            while let first = items.first {
+            out.reserveCapacity(s.items.count)
+            while let first = s.items.first {
                 switch first {
                 case .bytes(let bytes):
-                    out.append(headOffset > 0 ? .bytes(Array(bytes[headOffset...])) : first)
+                    out.append(s.headOffset > 0 ? .bytes(Array(bytes[s.headOffset...])) : first)
                 case .file(let region):
-                    let rest = region.dropFirst(headOffset)
+                    let rest = region.dropFirst(s.headOffset)
                     if rest.count > fileLimit {
-                        headOffset += fileLimit
+                        s.headOffset += fileLimit
                         out.append(.file(rest.prefix(fileLimit)))
                         return out
                     }
@@ -217,8 +255,8 @@ public final class OutboundQueue: @unchecked Sendable {
                 case .end:
                     out.append(first)
                 }
-                items.removeFirst()
-                headOffset = 0
+                s.items.removeFirst()
+                s.headOffset = 0
             }
             return out
         }
@@ -235,47 +273,24 @@ public final class OutboundQueue: @unchecked Sendable {
     public func read(
         into buffer: UnsafeMutableRawBufferPointer, takingEnd: Bool = true, acknowledging: Bool = false
     ) throws -> (count: Int, ended: Bool, trailers: HTTPFields?) {
+        let low = watermarks.low
         var ready: [CheckedContinuation<Void, Error>] = []
         defer { for continuation in ready { continuation.resume() } }
-        let result = try lock.withLock { () throws -> (count: Int, ended: Bool, trailers: HTTPFields?) in
-            let result = try take(into: buffer, takingEnd: takingEnd)
-            if acknowledging { ready = release(result.count) }
+        return try state.withLock { s throws -> (count: Int, ended: Bool, trailers: HTTPFields?) in
+            let result = try s.take(into: buffer, takingEnd: takingEnd)
+            if acknowledging { ready = s.release(result.count, low: low) }
             return result
         }
-        return result
     }
 
-    /// Under the lock: ``read(into:takingEnd:acknowledging:)``'s copy.
-    private func take(into buffer: UnsafeMutableRawBufferPointer, takingEnd: Bool) throws -> (count: Int, ended: Bool, trailers: HTTPFields?) {
-        // The read of a file region happens under the lock: a producer's write waits that long, and
-        // the queue's order cannot change underneath.
-        var count = 0
-        while let first = items.first {
-            if case .end(let trailers) = first {
-                if !takingEnd { return (count, false, nil) }
-                items.removeFirst()
-                return (count, true, trailers)
-            }
-            let n = min(first.bodyCount - headOffset, buffer.count - count)
-            if n <= 0 { return (count, false, nil) }
-            try first.copy(from: headOffset, into: UnsafeMutableRawBufferPointer(start: buffer.baseAddress! + count, count: n))
-            count += n
-            headOffset += n
-            if headOffset == first.bodyCount {
-                items.removeFirst()
-                headOffset = 0
-            }
-        }
-        return (count, false, nil)
-    }
-
-    /// What ``read(into:takingEnd:)`` would copy into a buffer of `limit` bytes, without taking it: for a
-    /// sender that sizes a frame first and copies its bytes when it writes it (nghttp2's NO_COPY data).
+    /// What ``read(into:takingEnd:acknowledging:)`` would copy into a buffer of `limit` bytes, without
+    /// taking it: for a sender that sizes a frame first and copies its bytes when it writes it
+    /// (nghttp2's NO_COPY data).
     public func peek(upTo limit: Int) -> (count: Int, ended: Bool, trailers: HTTPFields?) {
-        lock.withLock {
+        state.withLock { s in
             var count = 0
-            var offset = headOffset
-            for item in items {
+            var offset = s.headOffset
+            for item in s.items {
                 if case .end(let trailers) = item { return (count, true, trailers) }
                 let n = min(item.bodyCount - offset, limit - count)
                 if n <= 0 { return (count, false, nil) }
@@ -288,34 +303,26 @@ public final class OutboundQueue: @unchecked Sendable {
     }
 
     /// True when nothing waits to be drained.
-    public var isEmpty: Bool { lock.withLock { items.isEmpty } }
+    public var isEmpty: Bool { state.withLock { $0.items.isEmpty } }
 
     /// `count` pending bytes have left the process (written to the kernel or framed by the peer
     /// protocol). Resumes suspended writers once pending bytes reach the low-water mark.
     public func acknowledge(_ count: Int) {
         guard count > 0 else { return }
-        let ready = lock.withLock { release(count) }
+        let low = watermarks.low
+        let ready = state.withLock { $0.release(count, low: low) }
         for continuation in ready { continuation.resume() }
-    }
-
-    /// Under the lock: `count` bytes are no longer pending; the writers to resume now.
-    private func release(_ count: Int) -> [CheckedContinuation<Void, Error>] {
-        guard count > 0 else { return [] }
-        pending = max(0, pending - count)
-        guard pending <= watermarks.low, !waiters.isEmpty else { return [] }
-        defer { waiters.removeAll() }
-        return waiters.map(\.continuation)
     }
 
     /// Closes the queue: suspended and later writes throw; queued items are dropped.
     public func close(reason: String) {
-        let failed = lock.withLock { () -> [CheckedContinuation<Void, Error>] in
-            guard closedReason == nil else { return [] }
-            closedReason = reason
-            items.removeAll()
-            headOffset = 0
-            defer { waiters.removeAll() }
-            return waiters.map(\.continuation)
+        let failed = state.withLock { s -> [CheckedContinuation<Void, Error>] in
+            guard s.closedReason == nil else { return [] }
+            s.closedReason = reason
+            s.items.removeAll()
+            s.headOffset = 0
+            defer { s.waiters.removeAll() }
+            return s.waiters.map(\.continuation)
         }
         for continuation in failed { continuation.resume(throwing: OutboundClosedError(reason: reason)) }
     }

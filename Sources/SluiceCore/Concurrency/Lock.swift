@@ -45,15 +45,46 @@ public struct Lock: @unchecked Sendable {
     }
 }
 
-/// A value guarded by a `Lock`.
-public final class Locked<Value>: @unchecked Sendable {
-    private let lock = Lock()
-    private var value: Value
+/// A value guarded by a pthread mutex, both in one heap object (the value in a `ManagedBuffer`'s
+/// header, the mutex in its tail). Copies share the value, as a class would.
+///
+/// The value is reached through the buffer's pointer, so a critical section costs no runtime
+/// exclusivity check, where a class's stored property cost one per access (`swift_beginAccess`, a
+/// few percent of a small HTTP/2 request before the queues' state moved here).
+///
+/// ```swift
+/// let hits = Locked(0)
+/// hits.withLock { $0 += 1 }
+/// ```
+public struct Locked<Value>: @unchecked Sendable {
+    private final class Storage: ManagedBuffer<Value, pthread_mutex_t> {
+        deinit {
+            withUnsafeMutablePointers { _, mutex in
+                pthread_mutex_destroy(mutex)
+                mutex.deinitialize(count: 1)
+            }
+        }
+    }
 
-    public init(_ value: Value) { self.value = value }
+    private let storage: Storage
+
+    public init(_ value: Value) {
+        let buffer = Storage.create(minimumCapacity: 1) { buffer in
+            buffer.withUnsafeMutablePointerToElements { mutex in
+                mutex.initialize(to: pthread_mutex_t())
+                pthread_mutex_init(mutex, nil)
+            }
+            return value
+        }
+        storage = unsafeDowncast(buffer, to: Storage.self)
+    }
 
     @inline(__always)
     public func withLock<T>(_ body: (inout Value) throws -> T) rethrows -> T {
-        try lock.withLock { try body(&value) }
+        try storage.withUnsafeMutablePointers { value, mutex in
+            pthread_mutex_lock(mutex)
+            defer { pthread_mutex_unlock(mutex) }
+            return try body(&value.pointee)
+        }
     }
 }
