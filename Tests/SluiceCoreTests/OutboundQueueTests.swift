@@ -70,6 +70,27 @@ import Testing
         #expect(k == 4 && queue.pendingBytes == 4)
     }
 
+    /// A whole response in one step: its parts in order, then the end; one wake-up; nothing more after.
+    @Test func aWholeBodyIsQueuedInOneStep() throws {
+        let counter = WakeCounter()
+        let queue = OutboundQueue(watermarks: Watermarks(high: 4, low: 0)) { counter.wake() }
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-whole-\(UInt32.random(in: 0...UInt32.max))").path
+        try "file!".write(toFile: path, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        try queue.pushWhole(head: Array("head ".utf8), bytes: Array("body ".utf8), file: FileRegion(takingOwnershipOf: fd, count: 5))
+        #expect(counter.count.withLock { $0 } == 1)
+        #expect(queue.pendingBytes == 15 && queue.isFinished)  // above high water, yet nothing waited
+        var frame = [UInt8](repeating: 0, count: 32)
+        let (n, ended, _) = try frame.withUnsafeMutableBytes { try queue.read(into: $0) }
+        #expect(n == 15 && ended && String(decoding: frame.prefix(n), as: UTF8.self) == "head body file!")
+        #expect(throws: OutboundClosedError.self) { try queue.pushWhole(bytes: [1], file: nil) }
+        let closed = OutboundQueue {}
+        closed.close(reason: "gone")
+        #expect(throws: OutboundClosedError.self) { try closed.pushWhole(bytes: [1], file: nil) }
+        #expect(closed.isEmpty)
+    }
+
     @Test func closeFailsWaitersAndLaterWrites() async throws {
         let queue = OutboundQueue(watermarks: Watermarks(high: 1, low: 0)) {}
         let writer = Task { try await queue.write([1, 2, 3]) }

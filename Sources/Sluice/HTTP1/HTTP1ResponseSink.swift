@@ -41,34 +41,53 @@ final class HTTP1ResponseSink: ImmediateSink, @unchecked Sendable {
     func sendHead(_ head: HTTPResponse) throws {
         try lock.withLock {
             guard framing == .unsent else { return }
-            // The head is changed only where it must be: a change copies its field storage.
-            var head = head
-            decorate?(&head.headerFields)
-            let status = head.status.code
-            let bodyless = isHeadRequest || status == 204 || status == 304 || (100..<200).contains(status)
-            if status == 101 {
-                // Switching protocols: what follows is the new protocol's bytes, as they are, and the
-                // connection ends with them.
-                framing = .closeDelimited
-                keepAlive = false
-                try queue.push(HTTP1ResponseEncoder.head(head, version: (1, 1), appending: serverFields.current))
-                return
-            } else if head.headerFields.contains(.contentLength) {
-                framing = isHeadRequest ? .none : .fixed
-                if head.headerFields.contains(.transferEncoding) { head.headerFields[.transferEncoding] = nil }
-            } else if status == 204 || status == 304 {
-                framing = .none
-            } else if http10 {
-                framing = isHeadRequest ? .none : .closeDelimited
-                keepAlive = false
-            } else {
-                head.headerFields[.transferEncoding] = "chunked"
-                framing = bodyless ? .none : .chunked
-            }
-            let connection: String? = keepAlive ? (http10 ? "keep-alive" : nil) : "close"
-            if connection != nil || head.headerFields.contains(.connection) { head.headerFields[.connection] = connection }
-            try queue.push(HTTP1ResponseEncoder.head(head, version: http10 ? (1, 0) : (1, 1), appending: serverFields.current))
+            try queue.push(encodeHead(head))
         }
+    }
+
+    /// A response with a Content-Length (an immediate answer always has one) goes as one queue entry
+    /// of head, body and end; anything else takes the steps one by one.
+    func respondAtOnce(_ head: HTTPResponse, body: [UInt8], file: FileRegion?) throws {
+        let done = try lock.withLock { () throws -> Bool in
+            guard framing == .unsent, head.status.code != 101, head.headerFields.contains(.contentLength) else { return false }
+            let encoded = encodeHead(head)  // fixed framing, or none for HEAD
+            finished = true
+            let withBody = framing == .fixed
+            try queue.pushWhole(head: encoded, bytes: withBody ? body : [], file: withBody ? file : nil)
+            return true
+        }
+        if !done { try respondInSteps(head, body: body, file: file) }
+    }
+
+    /// Under the lock: decides the body's framing (and whether the connection stays open) and encodes
+    /// the head with it.
+    private func encodeHead(_ head: HTTPResponse) -> [UInt8] {
+        // The head is changed only where it must be: a change copies its field storage.
+        var head = head
+        decorate?(&head.headerFields)
+        let status = head.status.code
+        let bodyless = isHeadRequest || status == 204 || status == 304 || (100..<200).contains(status)
+        if status == 101 {
+            // Switching protocols: what follows is the new protocol's bytes, as they are, and the
+            // connection ends with them.
+            framing = .closeDelimited
+            keepAlive = false
+            return HTTP1ResponseEncoder.head(head, version: (1, 1), appending: serverFields.current)
+        } else if head.headerFields.contains(.contentLength) {
+            framing = isHeadRequest ? .none : .fixed
+            if head.headerFields.contains(.transferEncoding) { head.headerFields[.transferEncoding] = nil }
+        } else if status == 204 || status == 304 {
+            framing = .none
+        } else if http10 {
+            framing = isHeadRequest ? .none : .closeDelimited
+            keepAlive = false
+        } else {
+            head.headerFields[.transferEncoding] = "chunked"
+            framing = bodyless ? .none : .chunked
+        }
+        let connection: String? = keepAlive ? (http10 ? "keep-alive" : nil) : "close"
+        if connection != nil || head.headerFields.contains(.connection) { head.headerFields[.connection] = connection }
+        return HTTP1ResponseEncoder.head(head, version: http10 ? (1, 0) : (1, 1), appending: serverFields.current)
     }
 
     func write(_ bytes: [UInt8]) async throws {

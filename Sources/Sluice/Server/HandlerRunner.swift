@@ -170,10 +170,7 @@ enum HandlerRunner {
     }
 
     private static func respondAtOnce(_ response: Response, on sink: some ImmediateSink) throws {
-        try sink.sendHead(framedHead(response))
-        if !response.body.isEmpty { try sink.writeAtOnce(response.body) }
-        if let file = response.file { try sink.writeAtOnce(file: file) }
-        sink.finish(trailers: nil)
+        try sink.respondAtOnce(framedHead(response), body: response.body, file: response.file)
     }
 
     // MARK: Both paths

@@ -37,6 +37,23 @@ protocol ImmediateSink: ResponseSink {
     func writeAtOnce(_ bytes: [UInt8]) throws
     /// Queues a range of a file; the same as ``ResponseSink/write(file:)``, which never waits either.
     func writeAtOnce(file: FileRegion) throws
+    /// Queues a whole response: its head, its body (bytes, then a file range) and its end. A sink may
+    /// do it in one step; the default takes the steps one by one.
+    func respondAtOnce(_ head: HTTPResponse, body: [UInt8], file: FileRegion?) throws
+}
+
+extension ImmediateSink {
+    func respondAtOnce(_ head: HTTPResponse, body: [UInt8], file: FileRegion?) throws {
+        try respondInSteps(head, body: body, file: file)
+    }
+
+    /// ``respondAtOnce(_:body:file:)`` one step at a time (what a sink's one-step version falls back to).
+    func respondInSteps(_ head: HTTPResponse, body: [UInt8], file: FileRegion?) throws {
+        try sendHead(head)
+        if !body.isEmpty { try writeAtOnce(body) }
+        if let file { try writeAtOnce(file: file) }
+        finish(trailers: nil)
+    }
 }
 
 extension ResponseSink {

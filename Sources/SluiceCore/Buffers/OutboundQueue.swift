@@ -192,6 +192,28 @@ public final class OutboundQueue: @unchecked Sendable {
         return mustWait
     }
 
+    /// Queues a whole body at once — `head` bytes (an HTTP/1.1 response head), `bytes`, a `file` range —
+    /// and its end, under one lock and with one wake-up. Never suspends: the bytes are in memory
+    /// already (or in a file). Throws, queueing nothing, once the queue is closed or finished.
+    public func pushWhole(head: [UInt8] = [], bytes: [UInt8], file: FileRegion?) throws {
+        let needsWake = try state.withLock { s throws -> Bool in
+            if let reason = s.closedReason { throw OutboundClosedError(reason: reason) }
+            if s.finished { throw OutboundClosedError(reason: "write after the body was finished") }
+            let wasEmpty = s.items.isEmpty
+            var count = 0
+            if !head.isEmpty { s.items.append(.bytes(head)); count += head.count }
+            if !bytes.isEmpty { s.items.append(.bytes(bytes)); count += bytes.count }
+            if let file, file.count > 0 { s.items.append(.file(file)); count += file.count }
+            s.items.append(.end(trailers: nil))
+            s.finished = true
+            s.pending += count
+            s.stats.bytesWritten += count
+            s.stats.maxPendingBytes = max(s.stats.maxPendingBytes, s.pending)
+            return wasEmpty
+        }
+        if needsWake { wake() }
+    }
+
     /// Queues the end of the body. Never suspends; later writes are a programming error.
     public func finish(trailers: HTTPFields? = nil) {
         let needsWake = state.withLock { s -> Bool in
