@@ -21,4 +21,13 @@ int sluice_ssl_ctx_use_self_signed(void *ctx, const char *common_name, unsigned 
 /// -1 with errno ENOSYS where the kernel has no openat2 (before Linux 5.6). In C: Glibc has no
 /// openat2 wrapper, and `struct open_how` comes from <linux/openat2.h>.
 int sluice_open_beneath(int dirfd, const char *path);
+
+/// HTTP/2 DATA frame buffers (a 9-byte frame header and up to 16 KiB of payload, nghttp2's default
+/// frame size), handed to libevent with evbuffer_add_reference. Taken from a few spares this thread
+/// keeps, or malloc'd; `sluice_frame_buffer_release` (an evbuffer_ref_cleanup_cb, run where libevent
+/// lets go of the frame) keeps it as a spare or frees it. Letting libevent allocate each frame's
+/// room instead cost a 32 KiB chain per frame (its next power of two), malloc'd and freed each time.
+enum { SLUICE_FRAME_BUFFER_SIZE = 9 + 16384 };
+void *sluice_frame_buffer_take(void);
+void sluice_frame_buffer_release(const void *data, size_t length, void *unused);
 #endif

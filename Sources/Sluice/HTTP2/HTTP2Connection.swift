@@ -1,5 +1,6 @@
 import CLibevent
 import CNGHTTP2
+import CSluiceShims
 import HTTPTypes
 import Logging
 import SluiceCore
@@ -513,10 +514,16 @@ final class HTTP2Connection: ServerConnection, DeferredWriter {
         guard let bev, let stream = stream(id), let sink = stream.sink else { return NGHTTP2_ERR_CALLBACK_FAILURE.rawValue }
         let output = bufferevent_get_output(bev)
         if evbuffer_get_length(output) >= settings.outputBufferLimit { return NGHTTP2_ERR_WOULDBLOCK.rawValue }
+        // A large frame goes in a frame buffer of its own, handed to libevent by reference; a small
+        // one into the room the output's last chain has left.
+        let pooled = length >= Self.pooledFrameMinimum && 9 + length <= Int(SLUICE_FRAME_BUFFER_SIZE)
         var space = iovec(iov_base: nil, iov_len: 0)  // evbuffer_iovec is a macro for it
-        guard evbuffer_reserve_space(output, 9 + length, &space, 1) == 1, let base = space.iov_base else {
+        if pooled {
+            space.iov_base = sluice_frame_buffer_take()
+        } else if evbuffer_reserve_space(output, 9 + length, &space, 1) != 1 {
             return NGHTTP2_ERR_CALLBACK_FAILURE.rawValue
         }
+        guard let base = space.iov_base else { return NGHTTP2_ERR_CALLBACK_FAILURE.rawValue }
         base.copyMemory(from: header, byteCount: 9)
         // An empty frame (the body's end alone) still takes the end marker from the queue.
         let copied: Int
@@ -526,6 +533,7 @@ final class HTTP2Connection: ServerConnection, DeferredWriter {
             (copied, _, _) = try sink.queue.read(into: UnsafeMutableRawBufferPointer(start: base + 9, count: length),
                                                  takingEnd: stream.frameEndsBody, acknowledging: true)
         } catch {
+            if pooled { sluice_frame_buffer_release(base, 0, nil) }
             // A file that could not be read: nothing was committed, so nghttp2 resets only this
             // stream (RST_STREAM INTERNAL_ERROR) and the connection goes on.
             context.configuration.logger.warning("\(remoteAddress): h2 stream \(id): \(error)")
@@ -533,11 +541,26 @@ final class HTTP2Connection: ServerConnection, DeferredWriter {
             return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE.rawValue
         }
         // Only the producer appends meanwhile, so what was sized is still there.
-        guard copied == length else { return NGHTTP2_ERR_CALLBACK_FAILURE.rawValue }
-        space.iov_len = 9 + length
-        evbuffer_commit_space(output, &space, 1)
+        guard copied == length else {
+            if pooled { sluice_frame_buffer_release(base, 0, nil) }
+            return NGHTTP2_ERR_CALLBACK_FAILURE.rawValue
+        }
+        if pooled {
+            // libevent gives the buffer back (sluice_frame_buffer_release) once it has written it.
+            guard evbuffer_add_reference(output, base, 9 + length, sluice_frame_buffer_release, nil) == 0 else {
+                sluice_frame_buffer_release(base, 0, nil)
+                return NGHTTP2_ERR_CALLBACK_FAILURE.rawValue
+            }
+        } else {
+            space.iov_len = 9 + length
+            evbuffer_commit_space(output, &space, 1)
+        }
         return 0
     }
+
+    /// Frames from this size on take a frame buffer (see `sendData`): below it, the room libevent's last
+    /// chain has left usually holds them without an allocation.
+    private static let pooledFrameMinimum = 4096
 
     private func reset(_ id: Int32, _ code: nghttp2_error_code) {
         guard let session else { return }
