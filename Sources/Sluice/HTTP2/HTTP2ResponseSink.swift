@@ -34,17 +34,20 @@ final class HTTP2ResponseSink: ImmediateSink, @unchecked Sendable {
     var pendingBytes: Int { queue.pendingBytes }
 
     func sendHead(_ head: HTTPResponse) throws {
-        let submit = try lock.withLock { () throws -> Bool in
-            guard !sent else { return false }
-            if queue.isClosed { throw OutboundClosedError(reason: "stream closed") }
-            var head = head
-            decorate?(&head.headerFields)
-            sent = true
-            pendingHead = head
-            bodyless = isHeadRequest || head.status.code == 204 || head.status.code == 304
-            return true
-        }
-        if submit { service() }
+        if try lock.withLock({ try accept(head) }) != nil { service() }
+    }
+
+    /// Under the lock: takes `head` as the response's, unless one was taken already (nil); returns
+    /// whether the response goes without a body (HEAD, 204, 304).
+    private func accept(_ head: HTTPResponse) throws -> Bool? {
+        guard !sent else { return nil }
+        if queue.isClosed { throw OutboundClosedError(reason: "stream closed") }
+        var head = head
+        decorate?(&head.headerFields)
+        sent = true
+        pendingHead = head
+        bodyless = isHeadRequest || head.status.code == 204 || head.status.code == 304
+        return bodyless
     }
 
     /// The head to submit, once; and whether it ends the stream by itself. Loop side.
@@ -89,15 +92,9 @@ final class HTTP2ResponseSink: ImmediateSink, @unchecked Sendable {
     /// steps one by one took eight (a small response's head, body and end each asked twice).
     func respondAtOnce(_ head: HTTPResponse, body: [UInt8], file: FileRegion?) throws {
         let noBody = try lock.withLock { () throws -> Bool? in
-            guard !sent else { return nil }
-            if queue.isClosed { throw OutboundClosedError(reason: "stream closed") }
-            var head = head
-            decorate?(&head.headerFields)
-            sent = true
-            finished = true
-            pendingHead = head
-            bodyless = isHeadRequest || head.status.code == 204 || head.status.code == 304
-            return bodyless
+            let noBody = try accept(head)
+            if noBody != nil { finished = true }
+            return noBody
         }
         // A head went already: the steps one by one, as for any other sink.
         guard let noBody else { return try respondInSteps(head, body: body, file: file) }
