@@ -125,9 +125,10 @@ final class HandlerProbe: @unchecked Sendable {
         let stopping = ContinuousClock.now
         await server.stop()
         let took = ContinuousClock.now - stopping
-        // Not before the grace period, and nowhere near a hang; 3 s was once exceeded on a loaded
-        // 2-core machine in the full parallel suite, so the bound is the 5 s of the test above.
-        #expect(took >= .milliseconds(200) && took < .seconds(5))
+        // Not before the grace period, and short of the default grace (10 s), which would mean this one
+        // was ignored. In the full parallel suite on a loaded 2-core machine stopping took over 3 s
+        // once and over 5 s once (the whole test 18.6 s there, ~0.25 s alone), so the bound is 9 s.
+        #expect(took >= .milliseconds(200) && took < .seconds(9))
         #expect(String(decoding: try await reading.value, as: UTF8.self).contains("id: 1\n"))
     }
 

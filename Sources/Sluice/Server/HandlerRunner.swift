@@ -75,7 +75,13 @@ enum HandlerRunner {
         request.body = try await request.bodyStream.collect(
             upTo: maxBodyBytes, tooLarge: HTTPError(.contentTooLarge, "request body too large"))
         let response = try await handle(request)
-        try await respond(response, on: sink)
+        // The body is in memory already (or a file): a protocol's own sink takes it all in one step,
+        // as for an immediate route; a fault plan's sink takes the steps (it counts and delays writes).
+        if let sink = sink as? any ImmediateSink {
+            try sink.respondAtOnce(framedHead(response), body: response.body, file: response.file)
+        } else {
+            try await respond(response, on: sink)
+        }
     }
 
     /// An immediate route in a task: its request has a body to collect, or the placement or a fault

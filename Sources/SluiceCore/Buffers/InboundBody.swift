@@ -230,7 +230,12 @@ public final class InboundBody: AsyncSequence, @unchecked Sendable {
 
     /// The next chunk, or `nil` at the end. One reader at a time.
     public func next() async throws -> [UInt8]? {
-        try await withTaskCancellationHandler {
+        // What is here already (a chunk, the end, a failure) is taken without suspending: a
+        // continuation resumed at once still sends the task through its executor's queue, and a
+        // cancellation handler takes the task's status lock twice (a plain route collecting an empty
+        // body spent ~15% of a small HTTP/2 request there).
+        if let ready = try takeReady() { return ready }
+        return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<[UInt8]?, Error>) in
                 var regained = false
                 let outcome: Result<[UInt8]?, Error>? = lock.withLock {
@@ -258,6 +263,24 @@ public final class InboundBody: AsyncSequence, @unchecked Sendable {
             }
             waiter?.resume(throwing: CancellationError())
         }
+    }
+
+    /// The next chunk, or `.some(nil)` at the end, if either is here now (throwing a failure that is);
+    /// nil when the reader has to wait.
+    private func takeReady() throws -> [UInt8]?? {
+        var regained = false
+        let outcome: Result<[UInt8]?, Error>? = lock.withLock {
+            if let failure { return .failure(failure) }
+            if let (chunk, room) = popChunk() {
+                regained = room
+                return .success(chunk)
+            }
+            return finished ? .success(nil) : nil
+        }
+        guard let outcome else { return nil }
+        if case .success(let chunk?) = outcome { consumed(chunk.count) }
+        if regained { roomRegained?() }
+        return .some(try outcome.get())
     }
 
     /// Reads the whole body, throwing `tooLarge` past `limit` bytes.
