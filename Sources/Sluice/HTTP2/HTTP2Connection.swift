@@ -507,8 +507,9 @@ final class HTTP2Connection: ServerConnection, DeferredWriter {
     }
 
     /// Writes a DATA frame nghttp2 sized in `readBody`: its 9-byte header and its bytes, copied from
-    /// the stream's queue (or read from a queued file) straight into the socket's output, in one
-    /// reserved piece (no padding: we never ask for any).
+    /// the stream's queue (or read from a queued file) straight into the socket's output, in one piece
+    /// (no padding: we never ask for any) — a frame buffer of its own for a large frame, room reserved
+    /// in the output's last chain for a small one.
     private func sendData(_ frame: UnsafeMutablePointer<nghttp2_frame>, _ header: UnsafePointer<UInt8>, _ length: Int) -> Int32 {
         let id = frame.pointee.hd.stream_id
         guard let bev, let stream = stream(id), let sink = stream.sink else { return NGHTTP2_ERR_CALLBACK_FAILURE.rawValue }
