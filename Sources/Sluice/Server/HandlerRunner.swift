@@ -75,13 +75,7 @@ enum HandlerRunner {
         request.body = try await request.bodyStream.collect(
             upTo: maxBodyBytes, tooLarge: HTTPError(.contentTooLarge, "request body too large"))
         let response = try await handle(request)
-        // The body is in memory already (or a file): a protocol's own sink takes it all in one step,
-        // as for an immediate route; a fault plan's sink takes the steps (it counts and delays writes).
-        if let sink = sink as? any ImmediateSink {
-            try sink.respondAtOnce(framedHead(response), body: response.body, file: response.file)
-        } else {
-            try await respond(response, on: sink)
-        }
+        try await respond(response, on: sink)
     }
 
     /// An immediate route in a task: its request has a body to collect, or the placement or a fault
@@ -142,9 +136,12 @@ enum HandlerRunner {
 
     /// A complete response: Content-Length framing, body dropped for HEAD by the sink. Out of line
     /// like `fail`: inlined into `run`, their locals sat in every response's task frame (an idle SSE
-    /// connection grew by ~1 KB, 7.5 → 8.6 KB, when this learned file bodies).
+    /// connection grew by ~1 KB, 7.5 → 8.6 KB, when this learned file bodies). The body is in memory
+    /// already (or a file): a protocol's own sink takes it all in one step, as for an immediate route;
+    /// a fault plan's sink takes the steps (it counts and delays writes).
     @inline(never)
     static func respond(_ response: Response, on sink: ResponseSink) async throws {
+        if let sink = sink as? any ImmediateSink { return try respondAtOnce(response, on: sink) }
         try sink.sendHead(framedHead(response))
         if !response.body.isEmpty { try await sink.write(response.body) }
         if let file = response.file { try await sink.write(file: file) }

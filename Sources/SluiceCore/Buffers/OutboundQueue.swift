@@ -93,6 +93,20 @@ public final class OutboundQueue: @unchecked Sendable {
         var nextWaiterID: UInt64 = 0
         var stats = Statistics()
 
+        /// Throws once nothing more may be queued.
+        func checkOpen() throws {
+            if let closedReason { throw OutboundClosedError(reason: closedReason) }
+            if finished { throw OutboundClosedError(reason: "write after the body was finished") }
+        }
+
+        /// Queues `item`, `count` body bytes that are pending from now on.
+        mutating func append(_ item: OutboundItem, count: Int) {
+            items.append(item)
+            pending += count
+            stats.bytesWritten += count
+            stats.maxPendingBytes = max(stats.maxPendingBytes, pending)
+        }
+
         /// ``read(into:takingEnd:acknowledging:)``'s copy.
         mutating func take(into buffer: UnsafeMutableRawBufferPointer, takingEnd: Bool) throws -> (count: Int, ended: Bool, trailers: HTTPFields?) {
             // The read of a file region happens under the lock: a producer's write waits that long,
@@ -177,13 +191,9 @@ public final class OutboundQueue: @unchecked Sendable {
     private func enqueue(_ item: OutboundItem, count: Int, holdsMemory: Bool) throws -> Bool {
         let high = watermarks.high
         let (needsWake, mustWait) = try state.withLock { s throws -> (Bool, Bool) in
-            if let reason = s.closedReason { throw OutboundClosedError(reason: reason) }
-            if s.finished { throw OutboundClosedError(reason: "write after the body was finished") }
+            try s.checkOpen()
             let wasEmpty = s.items.isEmpty
-            s.items.append(item)
-            s.pending += count
-            s.stats.bytesWritten += count
-            s.stats.maxPendingBytes = max(s.stats.maxPendingBytes, s.pending)
+            s.append(item, count: count)
             let mustWait = holdsMemory && s.pending > high
             if mustWait { s.stats.suspensions += 1 }
             return (wasEmpty, mustWait)
@@ -197,18 +207,13 @@ public final class OutboundQueue: @unchecked Sendable {
     /// already (or in a file). Throws, queueing nothing, once the queue is closed or finished.
     public func pushWhole(head: [UInt8] = [], bytes: [UInt8], file: FileRegion?) throws {
         let needsWake = try state.withLock { s throws -> Bool in
-            if let reason = s.closedReason { throw OutboundClosedError(reason: reason) }
-            if s.finished { throw OutboundClosedError(reason: "write after the body was finished") }
+            try s.checkOpen()
             let wasEmpty = s.items.isEmpty
-            var count = 0
-            if !head.isEmpty { s.items.append(.bytes(head)); count += head.count }
-            if !bytes.isEmpty { s.items.append(.bytes(bytes)); count += bytes.count }
-            if let file, file.count > 0 { s.items.append(.file(file)); count += file.count }
-            s.items.append(.end(trailers: nil))
+            if !head.isEmpty { s.append(.bytes(head), count: head.count) }
+            if !bytes.isEmpty { s.append(.bytes(bytes), count: bytes.count) }
+            if let file, file.count > 0 { s.append(.file(file), count: file.count) }
+            s.append(.end(trailers: nil), count: 0)
             s.finished = true
-            s.pending += count
-            s.stats.bytesWritten += count
-            s.stats.maxPendingBytes = max(s.stats.maxPendingBytes, s.pending)
             return wasEmpty
         }
         if needsWake { wake() }

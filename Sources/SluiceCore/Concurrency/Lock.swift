@@ -2,51 +2,30 @@
 import Glibc
 #endif
 
-/// A pthread mutex.
+/// A pthread mutex guarding no value of its own (a ``Locked`` of nothing).
 ///
 /// Chosen over `Synchronization.Mutex` because ThreadSanitizer reported races inside
-/// `Mutex.withLock` (see INTEROP.md) and a pthread mutex gave none. The mutex lives in the tail of
-/// one heap object (a `ManagedBuffer`, whose element storage never moves), so a lock is one
-/// allocation, not an object plus a separately allocated mutex: an HTTP/2 request makes two.
+/// `Mutex.withLock` (see INTEROP.md) and a pthread mutex gave none.
 ///
 /// ```swift
 /// let lock = Lock()
 /// lock.withLock { counter += 1 }
 /// ```
-public struct Lock: @unchecked Sendable {
-    private final class Storage: ManagedBuffer<Void, pthread_mutex_t> {
-        deinit {
-            withUnsafeMutablePointerToElements { mutex in
-                pthread_mutex_destroy(mutex)
-                mutex.deinitialize(count: 1)
-            }
-        }
-    }
+public struct Lock: Sendable {
+    private let locked = Locked(())
 
-    private let storage: Storage
-
-    public init() {
-        let buffer = Storage.create(minimumCapacity: 1) { buffer in
-            buffer.withUnsafeMutablePointerToElements { mutex in
-                mutex.initialize(to: pthread_mutex_t())
-                pthread_mutex_init(mutex, nil)
-            }
-        }
-        storage = unsafeDowncast(buffer, to: Storage.self)
-    }
+    public init() {}
 
     @inline(__always)
     public func withLock<T>(_ body: () throws -> T) rethrows -> T {
-        try storage.withUnsafeMutablePointerToElements { mutex in
-            pthread_mutex_lock(mutex)
-            defer { pthread_mutex_unlock(mutex) }
-            return try body()
-        }
+        try locked.withLock { _ in try body() }
     }
 }
 
 /// A value guarded by a pthread mutex, both in one heap object (the value in a `ManagedBuffer`'s
-/// header, the mutex in its tail). Copies share the value, as a class would.
+/// header, the mutex in its tail, whose storage never moves): one allocation, where an object plus a
+/// separately allocated mutex took two (an HTTP/2 request makes several). Copies share the value, as a
+/// class would.
 ///
 /// The value is reached through the buffer's pointer, so a critical section costs no runtime
 /// exclusivity check, where a class's stored property cost one per access (`swift_beginAccess`, a
