@@ -1,3 +1,4 @@
+import CLibevent
 import Foundation
 import Testing
 @testable import SluiceCore
@@ -96,6 +97,52 @@ import Testing
         #expect(fired.withLock { $0 }, "the timer never fired while jobs kept coming")
         stop.withLock { $0 = true }
         loop.execute { timer.value.withLock { $0 = nil } }
+    }
+
+    /// A writer with output left asks again from its own write-out (a fast stream): it waits for the
+    /// next turn, so a socket that became readable is still served.
+    @Test func aWriterAskingAgainDoesNotStarveSockets() async throws {
+        final class Writer: DeferredWriter, @unchecked Sendable {
+            let loop: EventLoop
+            let stop: Locked<Bool>
+            let turns = Locked(0)
+            init(loop: EventLoop, stop: Locked<Bool>) { self.loop = loop; self.stop = stop }
+            func writeQueuedOutput() {
+                turns.withLock { $0 += 1 }
+                if !stop.withLock({ $0 }) { loop.writeSoon(self) }
+            }
+        }
+        final class Readable: @unchecked Sendable {
+            let seen = Locked(false)
+            var event: OpaquePointer?
+        }
+        var fds: [Int32] = [0, 0]
+        #expect(socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &fds) == 0)
+        defer { close(fds[0]); close(fds[1]) }
+        let loop = EventLoop(index: 0)
+        loop.start()
+        defer { loop.shutdown() }
+        let stop = Locked(false)
+        let writer = Writer(loop: loop, stop: stop)
+        let readable = Readable()
+        let reader = fds[0]
+        loop.execute {
+            let context = Unmanaged.passUnretained(readable).toOpaque()
+            readable.event = event_new(loop.base, reader, Int16(EV_READ), { _, _, context in
+                Unmanaged<Readable>.fromOpaque(context!).takeUnretainedValue().seen.withLock { $0 = true }
+            }, context)
+            event_add(readable.event, nil)
+            loop.writeSoon(writer)
+        }
+        while writer.turns.withLock({ $0 }) < 100 { try await Task.sleep(for: .milliseconds(5)) }
+        #expect(write(fds[1], "x", 1) == 1)
+        let deadline = ContinuousClock.now + .seconds(5)
+        while !readable.seen.withLock({ $0 }) && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(readable.seen.withLock { $0 }, "the socket was never read while a writer kept asking")
+        stop.withLock { $0 = true }
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            loop.execute { event_free(readable.event); readable.event = nil; done.resume() }
+        }
     }
 
     @Test func groupSpreadsRoundRobin() {

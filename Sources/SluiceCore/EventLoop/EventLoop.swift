@@ -32,7 +32,13 @@ public final class EventLoop: @unchecked Sendable {
     private let pending = Locked<Deque<Job>>([])
     /// Jobs one wake-up runs before the loop polls again (the rest wait one poll).
     private static let jobsPerWake = 512
+    /// Runs queued jobs; scheduled as a timer due at once (see `wakeNextTurn`).
     private var wakeEvent: OpaquePointer!
+    /// Writes the output of `writers`; activated for the end of the current turn.
+    private var writeEvent: OpaquePointer!
+    /// What runs now, for `writeSoon`; loop thread only.
+    private var phase = Phase.idle
+    private enum Phase { case idle, runningJobs, writing }
     private var thread: pthread_t?
     private let threadID = Locked<pthread_t?>(nil)
     private var commonTimeouts: [Int64: timeval] = [:]
@@ -43,25 +49,27 @@ public final class EventLoop: @unchecked Sendable {
 
     public init(index: Int = 0) {
         _ = LibeventRuntime.initialized
-        // libevent runs every event activated while it dispatches before it polls again, and the
-        // wake-up event is re-activated by other threads (a publisher resuming a thousand readers) as
-        // fast as it runs: under a fan-out the loop ran jobs for seconds and never polled, so no
-        // socket was written. Polling again after every 16 callbacks bounds that.
-        let config = event_config_new()
-        defer { event_config_free(config) }
-        event_config_set_max_dispatch_interval(config, nil, 16, 0)
-        guard let base = event_base_new_with_config(config) else { fatalError("event_base_new failed") }
+        // No dispatch limit (`event_config_set_max_dispatch_interval`): it bounded a wake-up event
+        // re-activated as fast as it ran, but it made libevent poll again every N callbacks, and a
+        // level-triggered poll re-checks every socket still ready — with 4,000 busy sockets and N = 16
+        // the fan-out loader spent 70% of its time in epoll. The wake-up instead runs at most once
+        // between two polls (see `wakeNextTurn`), and so does the write-out of a writer asking again.
+        guard let base = event_base_new() else { fatalError("event_base_new failed") }
         self.base = base
         self.index = index
         let context = Unmanaged.passUnretained(self).toOpaque()
         wakeEvent = event_new(base, -1, 0, { _, _, context in
             Unmanaged<EventLoop>.fromOpaque(context!).takeUnretainedValue().runPendingJobs()
         }, context)
+        writeEvent = event_new(base, -1, 0, { _, _, context in
+            Unmanaged<EventLoop>.fromOpaque(context!).takeUnretainedValue().writeQueuedOutput()
+        }, context)
     }
 
     deinit {
         if let dns { evdns_base_free(dns, 0) }
         event_free(wakeEvent)
+        event_free(writeEvent)
         event_base_free(base)
     }
 
@@ -106,14 +114,27 @@ public final class EventLoop: @unchecked Sendable {
             jobs.append(job)
             return jobs.count == 1
         }
-        if wasEmpty { event_active(wakeEvent, 0, 0) }
+        if wasEmpty { wakeNextTurn() }
     }
 
-    /// Runs up to ``jobsPerWake`` queued jobs; if more wait, wakes itself again, so libevent polls
-    /// sockets and timers in between (with the dispatch limit set in `init`) however fast other
+    /// Schedules the wake-up as a timer due at once: libevent fires expired timers after it polls,
+    /// so however often this is called (by other threads keeping the queue busy, or by the wake-up
+    /// itself with jobs left), the jobs run at most once between two polls and cannot starve sockets
+    /// or timers. `event_active` would run it again before the next poll. Safe from any thread.
+    private func wakeNextTurn() { nextTurn(wakeEvent) }
+
+    private func nextTurn(_ event: OpaquePointer) {
+        withUnsafePointer(to: Self.now) { _ = event_add(event, $0) }
+    }
+
+    private static let now = timeval(tv_sec: 0, tv_usec: 0)
+
+    /// Runs up to ``jobsPerWake`` queued jobs, then the output they queued; if more jobs wait, wakes
+    /// itself for the next turn, so libevent polls sockets and timers in between however fast other
     /// threads queue work. Returns true when the queue is empty.
     @discardableResult
     private func runPendingJobs() -> Bool {
+        phase = .runningJobs
         let (batch, more) = pending.withLock { jobs -> ([Job], Bool) in
             let n = min(jobs.count, Self.jobsPerWake)
             let batch = Array(jobs.prefix(n))
@@ -121,15 +142,20 @@ public final class EventLoop: @unchecked Sendable {
             return (batch, !jobs.isEmpty)
         }
         for job in batch { job() }
-        // Output the jobs (or callbacks before them) queued leaves now, one write per connection.
-        // Writers asking again from here wait for the next turn, so one fast stream cannot hold the loop.
-        if !writers.isEmpty {
-            var due: [any DeferredWriter] = []
-            swap(&due, &writers)
-            for writer in due { writer.writeQueuedOutput() }
-        }
-        if more { event_active(wakeEvent, 0, 0) }
+        // The output the jobs queued leaves now, one write per connection.
+        writeQueuedOutput()
+        if more { wakeNextTurn() }
         return !more
+    }
+
+    /// Writes what the writers queued. Writers asking again from here wait for the next turn, so one
+    /// fast stream cannot hold the loop.
+    private func writeQueuedOutput() {
+        phase = .writing
+        defer { phase = .idle }
+        var due: [any DeferredWriter] = []
+        swap(&due, &writers)
+        for writer in due { writer.writeQueuedOutput() }
     }
 
     /// Calls `writer.writeQueuedOutput()` once the jobs and callbacks running now are done, so output
@@ -137,7 +163,14 @@ public final class EventLoop: @unchecked Sendable {
     /// writer asks once per turn (it keeps its own flag).
     public func writeSoon(_ writer: any DeferredWriter) {
         writers.append(writer)
-        if writers.count == 1 { event_active(wakeEvent, 0, 0) }
+        guard writers.count == 1 else { return }
+        switch phase {
+        // After the callbacks of this turn, before the next poll.
+        case .idle: event_active(writeEvent, 0, 0)
+        // Jobs running now: their output goes when they are done, in the same wake-up.
+        case .runningJobs: break
+        case .writing: nextTurn(writeEvent)
+        }
     }
 
     /// A timeval for `event_add` that shares one libevent queue with every other timer of the same

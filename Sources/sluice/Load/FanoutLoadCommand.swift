@@ -30,7 +30,7 @@ struct FanoutLoadCommand: AsyncParsableCommand {
     var warmup = 1.0
 
     @Option(help: "Connections being set up at once.")
-    var pace = 256
+    var pace = 1024
 
     @Option(help: "Seconds allowed for all to connect; then it measures those that did.")
     var timeout = 20.0
