@@ -43,6 +43,8 @@ final class HTTP1Connection: ServerConnection, DeferredWriter {
     private let scheme: String
     /// Plain sockets are written from the loop's turn (see `WriteThrough`); TLS by libevent.
     private let writes: WriteThrough
+    /// Plain sockets are read by our own read event (see `ReadThrough`); TLS by libevent.
+    private var reads: ReadThrough?
     private var writeRequested = false
     /// The response's queue has bytes for the output, asked from this loop's thread (see `flushAtEndOfTurn`).
     private var flushPending = false
@@ -79,6 +81,10 @@ final class HTTP1Connection: ServerConnection, DeferredWriter {
             HTTP1Connection.from(ctx).outputWritten(info.pointee.n_deleted)
         }, me)
         writes.start(bev)
+        if writes.enabled {
+            reads = ReadThrough(bev)
+            reads?.start()
+        }
         armIdleTimer()
         processInput()
     }
@@ -376,6 +382,7 @@ final class HTTP1Connection: ServerConnection, DeferredWriter {
         state = .draining
         timer.cancel()
         bufferevent_disable(bev, Int16(EV_READ))
+        reads?.stop()
         // The output may be drained already; otherwise `writable` finishes the close.
         if evbuffer_get_length(bufferevent_get_output(bev)) == 0 {
             close(reason: "response complete")
@@ -439,6 +446,7 @@ final class HTTP1Connection: ServerConnection, DeferredWriter {
         inOutput.removeAll()
         if let bev {
             self.bev = nil
+            reads?.close()
             bufferevent_free(bev)
         }
         context.configuration.logger.trace("\(remoteAddress): closed (\(reason))")

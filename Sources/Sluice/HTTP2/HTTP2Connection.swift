@@ -34,6 +34,8 @@ final class HTTP2Connection: ServerConnection, DeferredWriter {
     private let timer: LoopTimer
     /// Plain sockets are written from the loop's turn (see `WriteThrough`); TLS by libevent.
     private let writes: WriteThrough
+    /// Plain sockets are read by our own read event (see `ReadThrough`); TLS by libevent.
+    private var reads: ReadThrough?
     private var writeRequested = false
     /// Streams whose response asked for service from this loop's own thread (a handler on the loop,
     /// often still inside the callback that dispatched it): served together before the next pump.
@@ -86,6 +88,10 @@ final class HTTP2Connection: ServerConnection, DeferredWriter {
         // Refill the socket's output when it falls to half the limit.
         bufferevent_setwatermark(bev, Int16(EV_WRITE), settings.outputBufferLimit / 2, 0)
         writes.start(bev)
+        if writes.enabled {
+            reads = ReadThrough(bev)
+            reads?.start()
+        }
         armIdleTimer()
         readable()  // the preface (and maybe more) may be in the input already
         pump()
@@ -606,6 +612,7 @@ final class HTTP2Connection: ServerConnection, DeferredWriter {
         state = .draining
         timer.cancel()
         bufferevent_disable(bev, Int16(EV_READ))
+        reads?.stop()
         if evbuffer_get_length(bufferevent_get_output(bev)) == 0 {
             close(reason: "session done")
         } else {
@@ -626,6 +633,7 @@ final class HTTP2Connection: ServerConnection, DeferredWriter {
         streams.removeAll()
         if let bev {
             self.bev = nil
+            reads?.close()
             bufferevent_free(bev)
         }
         context.configuration.logger.trace("\(remoteAddress): h2 closed (\(reason))")

@@ -17,6 +17,8 @@ final class ProtocolDetector: ServerConnection {
     private let registry: ConnectionRegistry
     private let tls: TLSContext?
     private var bev: OpaquePointer?
+    /// Reads a plain socket (see `ReadThrough`); the connection taking over makes its own.
+    private var reads: ReadThrough?
     private let timer: LoopTimer
 
     init(fd: Int32, remoteAddress: String, loop: EventLoop, context: ServerContext, registry: ConnectionRegistry, tls: TLSContext?) {
@@ -45,7 +47,12 @@ final class ProtocolDetector: ServerConnection {
         }, me)
         // Nothing is written before the hand-off on a plain socket (the connection then decides how it
         // writes, see `WriteThrough`); OpenSSL writes its handshake.
-        bufferevent_enable(bev, Int16(tls == nil ? EV_READ : EV_READ | EV_WRITE))
+        if tls == nil {
+            reads = ReadThrough(bev)
+            reads?.start()
+        } else {
+            bufferevent_enable(bev, Int16(EV_READ | EV_WRITE))
+        }
         // A peer that connects and says nothing (or never finishes its handshake) is dropped.
         let reason = tls == nil ? "no request" : "TLS handshake timeout"
         timer.schedule(after: tls == nil ? context.configuration.timeouts.idle : context.configuration.timeouts.requestHead) { [weak self] in
@@ -82,6 +89,8 @@ final class ProtocolDetector: ServerConnection {
     private func handOff(http2: Bool) {
         guard let bev else { return }
         self.bev = nil
+        reads?.close()
+        reads = nil
         timer.cancel()
         let scheme = tls == nil ? "http" : "https"
         if http2 {
@@ -101,6 +110,7 @@ final class ProtocolDetector: ServerConnection {
         timer.cancel()
         if let bev {
             self.bev = nil
+            reads?.close()
             bufferevent_free(bev)
         }
         let me = UnsafeSendable(self)

@@ -83,8 +83,16 @@ final class HTTP1ClientConnection: ClientStreamConnection {
         return evbuffer_get_length(bufferevent_get_output(bev))
     }
 
-    func pauseReading() { if let bev { bufferevent_disable(bev, Int16(EV_READ)) } }
-    func resumeReading() { if let bev { bufferevent_enable(bev, Int16(EV_READ)) } }
+    func pauseReading() {
+        if let reads { reads.stop() } else if let bev { bufferevent_disable(bev, Int16(EV_READ)) }
+    }
+
+    func resumeReading() {
+        if let reads { reads.start() } else if let bev { bufferevent_enable(bev, Int16(EV_READ)) }
+    }
+
+    /// Reads a plain socket once connected (see `ReadThrough`); TLS is read by libevent.
+    private var reads: ReadThrough?
 
     /// Closes without reporting anything more. Loop thread.
     func close() {
@@ -92,6 +100,8 @@ final class HTTP1ClientConnection: ClientStreamConnection {
         onEvent = nil
         if let bev {
             self.bev = nil
+            reads?.close()
+            reads = nil
             bufferevent_free(bev)
         }
     }
@@ -135,6 +145,13 @@ final class HTTP1ClientConnection: ClientStreamConnection {
     private func connected() {
         guard let bev, !didConnect, !finished else { return }
         didConnect = true
+        if !endpoint.secure {
+            // A pause asked for while connecting holds: the reader starts only if libevent's was on.
+            let reading = bufferevent_get_enabled(bev) & Int16(EV_READ) != 0
+            bufferevent_disable(bev, Int16(EV_READ))
+            reads = ReadThrough(bev)
+            if reading { reads?.start() }
+        }
         onEvent?(.connected)
         request.withUnsafeBytes { _ = bufferevent_write(bev, $0.baseAddress, $0.count) }
     }

@@ -37,8 +37,12 @@ final class HTTP2ClientSession {
 
     deinit {
         if let session { nghttp2_session_del(session) }
+        reads?.close()
         if let bev { bufferevent_free(bev) }
     }
+
+    /// Reads a plain socket once connected (see `ReadThrough`); TLS is read by libevent.
+    private var reads: ReadThrough?
 
     var streamCount: Int { streams.count + waiting.count }
 
@@ -97,6 +101,8 @@ final class HTTP2ClientSession {
         }
         if let bev {
             self.bev = nil
+            reads?.close()
+            reads = nil
             bufferevent_free(bev)
         }
     }
@@ -135,6 +141,11 @@ final class HTTP2ClientSession {
                 }
             }
             guard startSession() else { return close(reason: "cannot start the HTTP/2 session") }
+            if !endpoint.secure, let bev {
+                bufferevent_disable(bev, Int16(EV_READ))
+                reads = ReadThrough(bev)
+                reads?.start()
+            }
             state = .open
             let ready = waiting
             waiting.removeAll()

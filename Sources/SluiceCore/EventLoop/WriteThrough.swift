@@ -11,10 +11,13 @@ import CLibevent
 /// enables libevent's writing, until the output is empty again.
 ///
 /// TLS bufferevents are left alone (`enabled` false): their output is plaintext OpenSSL must encrypt.
+/// A plain socket is read by a ``ReadThrough``, so ``start(_:)`` leaves libevent's reading off too.
 ///
 /// ```swift
 /// let writes = WriteThrough(enabled: !tls)
 /// writes.start(bev)                 // instead of bufferevent_enable(bev, EV_READ | EV_WRITE)
+/// let reads = ReadThrough(bev)      // plain sockets only
+/// reads.start()
 /// evbuffer_add(bufferevent_get_output(bev), bytes, count)
 /// if writes.flush(bev) { /* all of it is in the kernel */ }
 /// ```
@@ -23,11 +26,10 @@ public struct WriteThrough: Sendable {
 
     public init(enabled: Bool) { self.enabled = enabled }
 
-    /// Starts reading, and writing unless write-through takes it over.
+    /// Starts libevent's reading and writing, unless write-through (and a ``ReadThrough``) take them over.
     public func start(_ bev: OpaquePointer) {
         if enabled {
-            bufferevent_enable(bev, Int16(EV_READ))
-            bufferevent_disable(bev, Int16(EV_WRITE))
+            bufferevent_disable(bev, Int16(EV_READ | EV_WRITE))
         } else {
             bufferevent_enable(bev, Int16(EV_READ | EV_WRITE))
         }

@@ -11,6 +11,8 @@ final class FanoutReader {
 
     private(set) var state = State.connecting
     private var bev: OpaquePointer?
+    /// Reads the socket (see `ReadThrough`: no FIONREAD per read, more than 4 KiB a read).
+    private var reads: ReadThrough?
     private let parser = HTTP1ResponseParser()
     private var scanner = SSEStampScanner()
     private let onStamp: (Int) -> Void
@@ -34,12 +36,16 @@ final class FanoutReader {
         }, nil, { _, events, ctx in
             Unmanaged<FanoutReader>.fromOpaque(ctx!).takeUnretainedValue().event(events)
         }, me)
-        bufferevent_enable(bev, Int16(EV_READ | EV_WRITE))
+        bufferevent_enable(bev, Int16(EV_WRITE))
         request.withUnsafeBytes { _ = bufferevent_write(bev, $0.baseAddress, $0.count) }
-        if bufferevent_socket_connect(bev, address, length) != 0 { change(.failed("connect failed")) }
+        if bufferevent_socket_connect(bev, address, length) != 0 { return change(.failed("connect failed")) }
+        reads = ReadThrough(bev)
+        reads?.start()
     }
 
     func close() {
+        reads?.close()
+        reads = nil
         if let bev { bufferevent_free(bev) }
         bev = nil
     }
