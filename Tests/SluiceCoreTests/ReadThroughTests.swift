@@ -19,11 +19,8 @@ import Testing
 
         init(loop: EventLoop, highWatermark: Int = 0) {
             self.loop = loop
-            var fds: [Int32] = [0, 0]
-            precondition(socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &fds) == 0)
-            evutil_make_socket_nonblocking(fds[0])
-            peer = fds[1]
-            let mine = fds[0]
+            let (mine, peer) = makeSocketPair()
+            self.peer = peer
             onLoop {
                 let me = Unmanaged.passUnretained(self).toOpaque()
                 self.bev = bufferevent_socket_new(loop.base, mine, Int32(BEV_OPT_CLOSE_ON_FREE.rawValue))
@@ -63,16 +60,7 @@ import Testing
             }
         }
 
-        func onLoop<T: Sendable>(_ body: @escaping @Sendable () -> T) -> T {
-            let result = Locked<T?>(nil)
-            let done = DispatchSemaphore(value: 0)
-            loop.execute {
-                result.withLock { $0 = body() }
-                done.signal()
-            }
-            done.wait()
-            return result.withLock { $0! }
-        }
+        func onLoop<T: Sendable>(_ body: @escaping @Sendable () -> T) -> T { loop.runAndWait(body) }
 
         func waitFor(_ condition: @escaping @Sendable () -> Bool) async throws {
             let deadline = ContinuousClock.now + .seconds(10)
@@ -103,68 +91,66 @@ import Testing
 
     static func pattern(_ count: Int) -> [UInt8] { (0..<count).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ $0 >> 9) } }
 
-    @Test func everyByteArrivesInOrderThroughTheReadCallback() async throws {
+    /// Runs `body` with a reader on a running loop; closes both after.
+    static func withReader(highWatermark: Int = 0, _ body: (Reader) async throws -> Void) async throws {
         let loop = EventLoop(index: 0)
         loop.start()
         defer { loop.shutdown() }
-        let reader = Reader(loop: loop)
+        let reader = Reader(loop: loop, highWatermark: highWatermark)
         defer { reader.close() }
-        let bytes = Self.pattern(4 << 20)
-        _ = Self.send(bytes, to: reader.peer)
-        try await reader.waitFor { reader.received.withLock { $0.count } >= bytes.count }
-        #expect(reader.received.withLock { $0 } == bytes)
-        // libevent's own read takes 4 KiB at a time (1,024 callbacks for 4 MiB); these take far more.
-        #expect(reader.callbacks.withLock { $0 } < 512)
-        #expect(reader.events.withLock { $0 }.isEmpty)
+        try await body(reader)
+    }
+
+    @Test func everyByteArrivesInOrderThroughTheReadCallback() async throws {
+        try await Self.withReader { reader in
+            let bytes = Self.pattern(4 << 20)
+            _ = Self.send(bytes, to: reader.peer)
+            try await reader.waitFor { reader.received.withLock { $0.count } >= bytes.count }
+            #expect(reader.received.withLock { $0 } == bytes)
+            // libevent's own read takes 4 KiB at a time (1,024 callbacks for 4 MiB); these take far more.
+            #expect(reader.callbacks.withLock { $0 } < 512)
+            #expect(reader.events.withLock { $0 }.isEmpty)
+        }
     }
 
     @Test func theEndIsReportedAfterTheLastBytes() async throws {
-        let loop = EventLoop(index: 0)
-        loop.start()
-        defer { loop.shutdown() }
-        let reader = Reader(loop: loop)
-        defer { reader.close() }
-        #expect(write(reader.peer, "last words", 10) == 10)
-        shutdown(reader.peer, Int32(SHUT_WR))
-        try await reader.waitFor { !reader.events.withLock { $0 }.isEmpty }
-        #expect(String(decoding: reader.received.withLock { $0 }, as: UTF8.self) == "last words")
-        #expect(reader.events.withLock { $0 } == [Int16(BEV_EVENT_EOF | BEV_EVENT_READING)])
+        try await Self.withReader { reader in
+            #expect(write(reader.peer, "last words", 10) == 10)
+            shutdown(reader.peer, Int32(SHUT_WR))
+            try await reader.waitFor { !reader.events.withLock { $0 }.isEmpty }
+            #expect(String(decoding: reader.received.withLock { $0 }, as: UTF8.self) == "last words")
+            #expect(reader.events.withLock { $0 } == [Int16(BEV_EVENT_EOF | BEV_EVENT_READING)])
+        }
     }
 
     /// A reader that stops draining (a handler behind) leaves at most the high watermark in the input,
     /// and reading resumes when it drains.
     @Test func readingStopsAtTheHighWatermarkAndResumesOnceDrained() async throws {
-        let loop = EventLoop(index: 0)
-        loop.start()
-        defer { loop.shutdown() }
         let high = 100_000
-        let reader = Reader(loop: loop, highWatermark: high)
-        defer { reader.close() }
-        reader.holding.withLock { $0 = true }
-        let bytes = Self.pattern(2 << 20)
-        _ = Self.send(bytes, to: reader.peer)
-        try await reader.waitFor { reader.largestInput.withLock { $0 } >= high }
-        // Settled: the reader stopped at the mark, the rest waits in the socket and the writer.
-        try await Task.sleep(for: .milliseconds(200))
-        #expect(reader.largestInput.withLock { $0 } == high)
-        #expect(reader.onLoop { evbuffer_get_length(bufferevent_get_input(reader.bev)) } == high)
-        reader.release()
-        try await reader.waitFor { reader.received.withLock { $0.count } >= bytes.count }
-        #expect(reader.received.withLock { $0 } == bytes)
+        try await Self.withReader(highWatermark: high) { reader in
+            reader.holding.withLock { $0 = true }
+            let bytes = Self.pattern(2 << 20)
+            _ = Self.send(bytes, to: reader.peer)
+            try await reader.waitFor { reader.largestInput.withLock { $0 } >= high }
+            // Settled: the reader stopped at the mark, the rest waits in the socket and the writer.
+            try await Task.sleep(for: .milliseconds(200))
+            #expect(reader.largestInput.withLock { $0 } == high)
+            #expect(reader.onLoop { evbuffer_get_length(bufferevent_get_input(reader.bev)) } == high)
+            reader.release()
+            try await reader.waitFor { reader.received.withLock { $0.count } >= bytes.count }
+            #expect(reader.received.withLock { $0 } == bytes)
+        }
     }
 
     @Test func aStoppedReaderReadsNothingUntilStarted() async throws {
-        let loop = EventLoop(index: 0)
-        loop.start()
-        defer { loop.shutdown() }
-        let reader = Reader(loop: loop)
-        defer { reader.close() }
-        reader.onLoop { reader.reads.stop() }
-        #expect(write(reader.peer, "held", 4) == 4)
-        try await Task.sleep(for: .milliseconds(100))
-        #expect(reader.received.withLock { $0 }.isEmpty)
-        reader.onLoop { reader.reads.start() }
-        try await reader.waitFor { reader.received.withLock { $0.count } == 4 }
-        #expect(String(decoding: reader.received.withLock { $0 }, as: UTF8.self) == "held")
+        try await Self.withReader { reader in
+            reader.onLoop { reader.reads.stop() }
+            #expect(write(reader.peer, "held", 4) == 4)
+            try await Task.sleep(for: .milliseconds(100))
+            #expect(reader.received.withLock { $0 }.isEmpty)
+            reader.onLoop { reader.reads.start() }
+            try await reader.waitFor { reader.received.withLock { $0.count } == 4 }
+            #expect(String(decoding: reader.received.withLock { $0 }, as: UTF8.self) == "held")
+        }
     }
 }

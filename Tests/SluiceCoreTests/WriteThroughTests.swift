@@ -15,14 +15,11 @@ import Testing
         init(loop: EventLoop, sendBuffer: Int32? = nil, writeThrough: Bool = true) {
             self.loop = loop
             writes = WriteThrough(enabled: writeThrough)
-            var fds: [Int32] = [0, 0]
-            precondition(socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &fds) == 0)
+            let (mine, peer) = makeSocketPair()
+            self.peer = peer
             if var size = sendBuffer {
-                setsockopt(fds[0], SOL_SOCKET, SO_SNDBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+                setsockopt(mine, SOL_SOCKET, SO_SNDBUF, &size, socklen_t(MemoryLayout<Int32>.size))
             }
-            evutil_make_socket_nonblocking(fds[0])
-            peer = fds[1]
-            let mine = fds[0]
             onLoop {
                 let me = Unmanaged.passUnretained(self).toOpaque()
                 self.bev = bufferevent_socket_new(loop.base, mine, Int32(BEV_OPT_CLOSE_ON_FREE.rawValue))
@@ -35,16 +32,7 @@ import Testing
             }
         }
 
-        func onLoop<T: Sendable>(_ body: @escaping @Sendable () -> T) -> T {
-            let result = Locked<T?>(nil)
-            let done = DispatchSemaphore(value: 0)
-            loop.execute {
-                result.withLock { $0 = body() }
-                done.signal()
-            }
-            done.wait()
-            return result.withLock { $0! }
-        }
+        func onLoop<T: Sendable>(_ body: @escaping @Sendable () -> T) -> T { loop.runAndWait(body) }
 
         var writingEnabled: Bool { onLoop { bufferevent_get_enabled(self.bev) & Int16(EV_WRITE) != 0 } }
 

@@ -167,26 +167,25 @@ public final class ReadThrough {
             }
             // The extents may hold more than asked for: the read takes no more than `room` (the high
             // watermark counts on it).
-            var asked = room
-            var used = 0
-            while used < count && asked > 0 {
-                vector[used].iov_len = min(vector[used].iov_len, asked)
-                asked -= vector[used].iov_len
-                used += 1
-            }
+            let used = trim(vector, count, to: room)
             let got = readv(fd, vector, Int32(used))
             guard got > 0 else { return got }
             // Only the vectors the read reached are committed, each with what it got.
-            var left = got
-            var filled = 0
-            while filled < used && left > 0 {
-                vector[filled].iov_len = min(vector[filled].iov_len, left)
-                left -= vector[filled].iov_len
-                filled += 1
-            }
-            evbuffer_commit_space(input, vector, Int32(filled))
+            evbuffer_commit_space(input, vector, Int32(trim(vector, used, to: got)))
             return got
         }
+    }
+
+    /// Shortens the first `count` vectors to hold `limit` bytes in all; returns how many hold any.
+    private static func trim(_ vector: UnsafeMutablePointer<iovec>, _ count: Int, to limit: Int) -> Int {
+        var left = limit
+        var used = 0
+        while used < count && left > 0 {
+            vector[used].iov_len = min(vector[used].iov_len, left)
+            left -= vector[used].iov_len
+            used += 1
+        }
+        return used
     }
 
     /// The input lost bytes: if reading stopped at the high watermark and the input is below it now,
