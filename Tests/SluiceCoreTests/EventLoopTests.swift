@@ -112,37 +112,48 @@ import Testing
                 if !stop.withLock({ $0 }) { loop.writeSoon(self) }
             }
         }
-        final class Readable: @unchecked Sendable {
-            let seen = Locked(false)
-            var event: OpaquePointer?
-        }
-        var fds: [Int32] = [0, 0]
-        #expect(socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &fds) == 0)
-        defer { close(fds[0]); close(fds[1]) }
         let loop = EventLoop(index: 0)
         loop.start()
         defer { loop.shutdown() }
         let stop = Locked(false)
         let writer = Writer(loop: loop, stop: stop)
-        let readable = Readable()
-        let reader = fds[0]
-        loop.execute {
-            let context = Unmanaged.passUnretained(readable).toOpaque()
-            readable.event = event_new(loop.base, reader, Int16(EV_READ), { _, _, context in
-                Unmanaged<Readable>.fromOpaque(context!).takeUnretainedValue().seen.withLock { $0 = true }
-            }, context)
-            event_add(readable.event, nil)
-            loop.writeSoon(writer)
+        let socket = loop.runAndWait { () -> WatchedSocket in
+            defer { loop.writeSoon(writer) }
+            return WatchedSocket(loop: loop)
         }
+        defer { socket.close() }
         while writer.turns.withLock({ $0 }) < 100 { try await Task.sleep(for: .milliseconds(5)) }
-        #expect(write(fds[1], "x", 1) == 1)
-        let deadline = ContinuousClock.now + .seconds(5)
-        while !readable.seen.withLock({ $0 }) && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
-        #expect(readable.seen.withLock { $0 }, "the socket was never read while a writer kept asking")
+        #expect(socket.poke())
+        #expect(try await socket.waitUntilServed(), "the socket was never read while a writer kept asking")
         stop.withLock { $0 = true }
-        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
-            loop.execute { event_free(readable.event); readable.event = nil; done.resume() }
+    }
+
+    /// A job that queues itself again from the loop (tasks handing work to each other without end)
+    /// still lets the loop poll: a socket that became readable is served.
+    @Test func aJobQueueingItselfAgainDoesNotStarveSockets() async throws {
+        final class Requeue: @unchecked Sendable {
+            let loop: EventLoop
+            let stop = Locked(false)
+            let runs = Locked(0)
+            init(loop: EventLoop) { self.loop = loop }
+            func run() {
+                runs.withLock { $0 += 1 }
+                if !stop.withLock({ $0 }) { loop.execute { self.run() } }
+            }
         }
+        let loop = EventLoop(index: 0)
+        loop.start()
+        defer { loop.shutdown() }
+        let requeue = Requeue(loop: loop)
+        let socket = loop.runAndWait { () -> WatchedSocket in
+            defer { requeue.run() }
+            return WatchedSocket(loop: loop)
+        }
+        defer { socket.close() }
+        while requeue.runs.withLock({ $0 }) < 100 { try await Task.sleep(for: .milliseconds(5)) }
+        #expect(socket.poke())
+        #expect(try await socket.waitUntilServed(), "the socket was never read while a job kept queueing itself")
+        requeue.stop.withLock { $0 = true }
     }
 
     @Test func groupSpreadsRoundRobin() {
@@ -182,5 +193,42 @@ import Testing
             loop.shutdown()
         }
         #expect(released.withLock { $0 })
+    }
+}
+
+/// A socket with a read event on `loop` that records whether the loop served it; ``poke()`` makes it
+/// readable. Made on and freed from the loop.
+final class WatchedSocket: @unchecked Sendable {
+    let loop: EventLoop
+    let seen = Locked(false)
+    private var event: OpaquePointer?
+    private let mine: Int32
+    private let peer: Int32
+
+    /// Call from the loop thread.
+    init(loop: EventLoop) {
+        self.loop = loop
+        (mine, peer) = makeSocketPair()
+        let context = Unmanaged.passUnretained(self).toOpaque()
+        event = event_new(loop.base, mine, Int16(EV_READ), { _, _, context in
+            Unmanaged<WatchedSocket>.fromOpaque(context!).takeUnretainedValue().seen.withLock { $0 = true }
+        }, context)
+        event_add(event, nil)
+    }
+
+    func poke() -> Bool { write(peer, "x", 1) == 1 }
+
+    /// Waits up to 5 s for the loop to serve the socket.
+    func waitUntilServed() async throws -> Bool {
+        let deadline = ContinuousClock.now + .seconds(5)
+        while !seen.withLock({ $0 }) && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+        return seen.withLock { $0 }
+    }
+
+    /// Not from the loop thread.
+    func close() {
+        _ = loop.runAndWait { event_free(self.event); self.event = nil; return true }
+        Glibc.close(mine)
+        Glibc.close(peer)
     }
 }

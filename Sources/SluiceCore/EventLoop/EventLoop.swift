@@ -32,6 +32,9 @@ public final class EventLoop: @unchecked Sendable {
     private let pending = Locked<Deque<Job>>([])
     /// Jobs one wake-up runs before the loop polls again (the rest wait one poll).
     private static let jobsPerWake = 512
+    /// Wake-ups that may run without a poll between them (see `runPendingJobs`); loop thread only.
+    private static let wakesWithoutPoll = 16
+    private var wakesSincePoll = 0
     /// Runs queued jobs; scheduled as a timer due at once (see `wakeNextTurn`).
     private var wakeEvent: OpaquePointer!
     /// Writes the output of `writers`; activated for the end of the current turn.
@@ -52,14 +55,15 @@ public final class EventLoop: @unchecked Sendable {
         // No dispatch limit (`event_config_set_max_dispatch_interval`): it bounded a wake-up event
         // re-activated as fast as it ran, but it made libevent poll again every N callbacks, and a
         // level-triggered poll re-checks every socket still ready — with 4,000 busy sockets and N = 16
-        // the fan-out loader spent 70% of its time in epoll. The wake-up instead runs at most once
-        // between two polls (see `wakeNextTurn`), and so does the write-out of a writer asking again.
+        // the fan-out loader spent 70% of its time in epoll. The wake-up instead counts its own runs
+        // between polls (see `runPendingJobs`), and a writer asking again waits for the next turn.
         guard let base = event_base_new() else { fatalError("event_base_new failed") }
         self.base = base
         self.index = index
         let context = Unmanaged.passUnretained(self).toOpaque()
-        wakeEvent = event_new(base, -1, 0, { _, _, context in
-            Unmanaged<EventLoop>.fromOpaque(context!).takeUnretainedValue().runPendingJobs()
+        wakeEvent = event_new(base, -1, 0, { _, what, context in
+            // Fired as a timer (EV_TIMEOUT), it runs after a poll; activated, maybe not (see `execute`).
+            Unmanaged<EventLoop>.fromOpaque(context!).takeUnretainedValue().runPendingJobs(afterPoll: what & Int16(EV_TIMEOUT) != 0)
         }, context)
         writeEvent = event_new(base, -1, 0, { _, _, context in
             Unmanaged<EventLoop>.fromOpaque(context!).takeUnretainedValue().writeQueuedOutput()
@@ -114,13 +118,14 @@ public final class EventLoop: @unchecked Sendable {
             jobs.append(job)
             return jobs.count == 1
         }
-        if wasEmpty { wakeNextTurn() }
+        // Activated, the jobs run in this turn (a task resumed from a socket callback answers before
+        // the next poll); `runPendingJobs` counts such wake-ups and sends the rest to the next turn.
+        if wasEmpty { event_active(wakeEvent, 0, 0) }
     }
 
     /// Schedules the wake-up as a timer due at once: libevent fires expired timers after it polls,
-    /// so however often this is called (by other threads keeping the queue busy, or by the wake-up
-    /// itself with jobs left), the jobs run at most once between two polls and cannot starve sockets
-    /// or timers. `event_active` would run it again before the next poll. Safe from any thread.
+    /// so the jobs run after the sockets and timers ready now, however often this is called.
+    /// `event_active` would run them before the next poll. Safe from any thread.
     private func wakeNextTurn() { nextTurn(wakeEvent) }
 
     private func nextTurn(_ event: OpaquePointer) {
@@ -131,9 +136,21 @@ public final class EventLoop: @unchecked Sendable {
 
     /// Runs up to ``jobsPerWake`` queued jobs, then the output they queued; if more jobs wait, wakes
     /// itself for the next turn, so libevent polls sockets and timers in between however fast other
-    /// threads queue work. Returns true when the queue is empty.
+    /// threads queue work. A wake-up activated more than ``wakesWithoutPoll`` times since the last
+    /// one that followed a poll (jobs queued again and again, by other threads or by jobs) waits for
+    /// the next turn instead: no libevent dispatch limit bounds a turn, so this does. Returns true
+    /// when the queue is empty.
     @discardableResult
-    private func runPendingJobs() -> Bool {
+    private func runPendingJobs(afterPoll: Bool = true) -> Bool {
+        if afterPoll {
+            wakesSincePoll = 0
+        } else {
+            wakesSincePoll += 1
+            if wakesSincePoll > Self.wakesWithoutPoll {
+                wakeNextTurn()
+                return false
+            }
+        }
         phase = .runningJobs
         let (batch, more) = pending.withLock { jobs -> ([Job], Bool) in
             let n = min(jobs.count, Self.jobsPerWake)
