@@ -35,7 +35,8 @@ public final class EventLoop: @unchecked Sendable {
     /// Wake-ups that may run without a poll between them (see `runPendingJobs`); loop thread only.
     private static let wakesWithoutPoll = 16
     private var wakesSincePoll = 0
-    /// Runs queued jobs; scheduled as a timer due at once (see `wakeNextTurn`).
+    /// Runs queued jobs: activated by `execute` for this turn, or a timer due at once for the next
+    /// (see `nextTurn`).
     private var wakeEvent: OpaquePointer!
     /// Writes the output of `writers`; activated for the end of the current turn.
     private var writeEvent: OpaquePointer!
@@ -123,11 +124,9 @@ public final class EventLoop: @unchecked Sendable {
         if wasEmpty { event_active(wakeEvent, 0, 0) }
     }
 
-    /// Schedules the wake-up as a timer due at once: libevent fires expired timers after it polls,
-    /// so the jobs run after the sockets and timers ready now, however often this is called.
-    /// `event_active` would run them before the next poll. Safe from any thread.
-    private func wakeNextTurn() { nextTurn(wakeEvent) }
-
+    /// Schedules `event` as a timer due at once: libevent fires expired timers after it polls, so it
+    /// runs after the sockets and timers ready now, however often this is called (`event_active`
+    /// would run it before the next poll). Safe from any thread.
     private func nextTurn(_ event: OpaquePointer) {
         withUnsafePointer(to: Self.now) { _ = event_add(event, $0) }
     }
@@ -147,7 +146,7 @@ public final class EventLoop: @unchecked Sendable {
         } else {
             wakesSincePoll += 1
             if wakesSincePoll > Self.wakesWithoutPoll {
-                wakeNextTurn()
+                nextTurn(wakeEvent)
                 return false
             }
         }
@@ -161,7 +160,7 @@ public final class EventLoop: @unchecked Sendable {
         for job in batch { job() }
         // The output the jobs queued leaves now, one write per connection.
         writeQueuedOutput()
-        if more { wakeNextTurn() }
+        if more { nextTurn(wakeEvent) }
         return !more
     }
 
