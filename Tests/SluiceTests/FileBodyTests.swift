@@ -66,6 +66,41 @@ import Testing
         }
     }
 
+    /// A region whose bytes are kept in memory is sent from them (by reference over HTTP/1.1 and as
+    /// DATA frames over HTTP/2, in the clear and over TLS): the file on disk here holds other bytes, so
+    /// a read from it would show. Several at once on one HTTP/2 connection share the bytes.
+    @Test func bytesKeptInMemoryAreSentInsteadOfReadFromTheFile() async throws {
+        let (root, _, big) = try Self.makeFolder()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let memory = big.map { ~$0 }
+        let kept = SharedBytes(count: memory.count) { $0.copyBytes(from: memory) }
+        for tls in [false, true] {
+            try await withServer(configure: { if tls { $0.tls = try! TLSContext.selfSigned() } }, routes: { router in
+                router.addTestEndpoints()
+                router.immediate([.get], "/kept/*") { request in
+                    let fd = open(root + "/big.bin", O_RDONLY | O_CLOEXEC)
+                    guard fd >= 0 else { throw HTTPError(.notFound) }
+                    let offset = Int(request.path.dropFirst("/kept/".count)) ?? 0
+                    return Response(file: FileRegion(takingOwnershipOf: fd, offset: offset, count: big.count - offset).keeping(kept))
+                }
+            }) { server in
+                let base = tls ? "https://127.0.0.1:\(server.port)" : server.base
+                for offset in [0, 5, 290_000] {
+                    for version in ["--http1.1", tls ? "--http2" : "--http2-prior-knowledge"] {
+                        let got = try await curl(["-k", version, "\(base)/kept/\(offset)"])
+                        #expect(got.stdout.elementsEqual(memory[offset...]), "\(offset) \(version) tls=\(tls): \(got.stdout.count) bytes, \(got.stderr)")
+                    }
+                }
+                if !tls {
+                    let probe = try await h2Probe(["bodies", String(server.port), "/kept/0", "/kept/7", "/kept/0"])
+                    let streams = try #require(probe["streams"] as? [[String: Any]])
+                    #expect(streams.map { $0["bytes"] as? Int } == [300_007, 300_000, 300_007])
+                    #expect(streams.allSatisfy { $0["end"] as? String == "END_STREAM" }, "\(streams)")
+                }
+            }
+        }
+    }
+
     /// A served file's descriptor is shared by every response that sends it, on every loop at once:
     /// `sendfile` and `pread` name their offset, so no response moves another's position.
     @Test func oneCachedDescriptorServesConcurrentResponsesOnEveryLoop() async throws {

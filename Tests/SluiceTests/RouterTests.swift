@@ -220,6 +220,38 @@ import Testing
         #expect(large.contents == nil && large.size == OpenFileCache.contentsLimit + 1)
     }
 
+    /// A larger settled file is kept in its region (sent by reference); the bytes kept in all stay
+    /// within the budget, and a file dropped or replaced gives its share back.
+    @Test func largerSettledFilesAreKeptInTheirRegionWithinTheBudget() throws {
+        let (root, _) = try Self.makeRoot()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let cache = OpenFileCache(settledAfter: .zero, contentsBudget: 250_000)
+        let files = try #require(StaticFiles(directory: root + "/public", openFiles: cache))
+        let big = (0..<100_000).map { UInt8(truncatingIfNeeded: $0 &* 11) }
+        for name in ["a", "b", "c"] { try Data(big).write(to: URL(fileURLWithPath: root + "/public/\(name).bin")) }
+        let a = try files.open("/a.bin")
+        #expect(a.contents == nil && a.region.inMemory?.count == 100_000 && cache.keptBytes == 100_000)
+        let response = try files.get(Request(head: HTTPRequest(method: .get, scheme: "http", authority: "t", path: "/a.bin")))
+        #expect(response.body.isEmpty && response.file?.inMemory != nil && response.head.headerFields[.contentLength] == "100000")
+        var bytes = [UInt8](repeating: 0, count: 100_000)
+        try bytes.withUnsafeMutableBytes { try a.region.read(at: 0, into: $0) }
+        #expect(bytes == big)
+        #expect(try files.open("/b.bin").region.inMemory != nil && cache.keptBytes == 200_000)
+        // Over the budget: read from the descriptor.
+        #expect(try files.open("/c.bin").region.inMemory == nil && cache.keptBytes == 200_000)
+        // Changed in place (a new size): the old bytes are let go, the new ones kept.
+        Thread.sleep(forTimeInterval: 0.05)
+        try Data(big.prefix(50_000)).write(to: URL(fileURLWithPath: root + "/public/a.bin"), options: [])
+        let changed = try files.open("/a.bin")
+        #expect(changed.size == 50_000 && changed.region.inMemory?.count == 50_000 && cache.keptBytes == 150_000)
+        // Removed: its entry and its share go with the next look.
+        unlink(root + "/public/b.bin")
+        #expect(throws: HTTPError.self) { try files.open("/b.bin") }
+        #expect(cache.keptBytes == 50_000)
+        // With room again, the next check of the file that did not fit keeps it.
+        #expect(try files.open("/c.bin").region.inMemory != nil && cache.keptBytes == 150_000)
+    }
+
     /// A file changed lately is never kept: two changes within one tick of the file clock could show
     /// the same size, mtime and ctime, and the cache could not tell the second from the first.
     @Test func aFileChangedLatelyIsReadFromItsDescriptor() throws {

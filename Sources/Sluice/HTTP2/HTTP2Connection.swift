@@ -515,12 +515,21 @@ final class HTTP2Connection: ServerConnection, DeferredWriter {
     /// Writes a DATA frame nghttp2 sized in `readBody`: its 9-byte header and its bytes, copied from
     /// the stream's queue (or read from a queued file) straight into the socket's output, in one piece
     /// (no padding: we never ask for any) — a frame buffer of its own for a large frame, room reserved
-    /// in the output's last chain for a small one.
+    /// in the output's last chain for a small one — or, for a file whose bytes are kept in memory,
+    /// handed to the output by reference after the header.
     private func sendData(_ frame: UnsafeMutablePointer<nghttp2_frame>, _ header: UnsafePointer<UInt8>, _ length: Int) -> Int32 {
         let id = frame.pointee.hd.stream_id
-        guard let bev, let stream = stream(id), let sink = stream.sink else { return NGHTTP2_ERR_CALLBACK_FAILURE.rawValue }
-        let output = bufferevent_get_output(bev)
+        guard let bev, let stream = stream(id), let sink = stream.sink, let output = bufferevent_get_output(bev) else {
+            return NGHTTP2_ERR_CALLBACK_FAILURE.rawValue
+        }
         if evbuffer_get_length(output) >= settings.outputBufferLimit { return NGHTTP2_ERR_WOULDBLOCK.rawValue }
+        // Bytes kept in memory (a cached file's) go by reference: only the header is copied.
+        if length >= FileRegion.referenceMinimum, let taken = sink.queue.takeInMemory(length, takingEnd: stream.frameEndsBody) {
+            guard evbuffer_add(output, header, 9) == 0, taken.bytes.addReference(to: output, offset: taken.offset, count: length) else {
+                return NGHTTP2_ERR_CALLBACK_FAILURE.rawValue
+            }
+            return 0
+        }
         // A large frame goes in a frame buffer of its own, handed to libevent by reference; a small
         // one into the room the output's last chain has left.
         let pooled = length >= Self.pooledFrameMinimum && 9 + length <= Int(SLUICE_FRAME_BUFFER_SIZE)

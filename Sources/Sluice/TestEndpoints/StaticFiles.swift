@@ -13,7 +13,8 @@ import Glibc
 /// between check and open (the old realpath-then-open could be raced). A symbolic link with an
 /// absolute target is resolved and must land inside the folder; one pointing outside gives 404.
 /// A folder serves its `index.html`. Files served stay open in an ``OpenFileCache``, so a request
-/// costs at most one `fstatat` (see there for why that is still fresh).
+/// costs at most one `fstatat` (see there for why that is still fresh), and settled files are served
+/// from memory.
 ///
 /// ```swift
 /// router.staticFiles(from: "public")     // GET /app.js → public/app.js
@@ -38,13 +39,23 @@ struct StaticFiles: Sendable {
 
     /// A regular file opened for a request.
     struct OpenFile {
-        /// The whole file as it is now; owns (or shares) the descriptor.
+        /// The whole file as it is now; owns (or shares) the descriptor, and carries the bytes when the
+        /// cache keeps a larger settled file (``FileRegion/inMemory``).
         var region: FileRegion
         /// Content-Type (from the name: `index.html` for a folder) and Content-Length.
         var fields: HTTPFields
-        /// The bytes, when the cache keeps them (a small settled file); else they are read from `region`.
+        /// The bytes of a small settled file the cache keeps (see ``OpenFileCache``), sent as a body.
         var contents: [UInt8]?
         var size: Int { region.count }
+        /// Whether the cache keeps the file's bytes in memory (either way).
+        var isKept: Bool { contents != nil || region.inMemory != nil }
+        /// The same file read from its descriptor.
+        var fromDisk: OpenFile {
+            var file = self
+            file.contents = nil
+            file.region = region.fromDisk
+            return file
+        }
 
         init(region: FileRegion, name: some StringProtocol) {
             self.region = region
@@ -56,6 +67,7 @@ struct StaticFiles: Sendable {
             var file = self
             if count != region.count {
                 file.region = region.resized(to: count)
+                file.contents = nil
                 file.fields[.contentLength] = String(count)
             }
             return file
@@ -98,8 +110,7 @@ struct StaticFiles: Sendable {
         let region = FileRegion(takingOwnershipOf: fd, count: Int(info.st_size))
         guard (info.st_mode & S_IFMT) == S_IFREG else { throw HTTPError(.notFound, "not found") }
         let name = path.utf8.lastIndex(of: UInt8(ascii: "/")).map { path[path.utf8.index(after: $0)...] } ?? path[...]
-        var file = OpenFile(region: region, name: name)
-        file.contents = openFiles.contents(of: file, stamp: FileStamp(info))
+        let file = openFiles.keepingContents(of: OpenFile(region: region, name: name), stamp: FileStamp(info))
         openFiles.insert(file, info: info, at: path, checkedAt: checkedAt)
         return file
     }

@@ -8,13 +8,22 @@ extension FileRegion {
     /// `writev` as the head before them, where a file segment would cost a `sendfile` of its own.
     public static let readIntoOutputLimit = 64 * 1024
 
+    /// Bytes in memory from this many on go to an output by reference: fewer are copied into the room
+    /// the output's last chain has left, where a reference would cost a chain (an allocation) of its own.
+    public static let referenceMinimum = 4096
+
     /// Appends the region to a libevent output buffer. A small region, or any region when `sendfile`
     /// is false, is read into the buffer now; a larger one is added as a file segment, which a socket's
     /// output sends with `sendfile` (the bytes never enter this process). The descriptor stays open
     /// until libevent has let go of the segment. Files are never mapped: a file truncated while mapped
     /// would kill the process (SIGBUS) where a short read is an error the connection can answer.
+    /// A region whose bytes are kept in memory is added by reference instead (a small one copied).
     public func append(to output: OpaquePointer, sendfile: Bool) throws {
         if count == 0 { return }
+        if let inMemory, count >= Self.referenceMinimum {
+            guard inMemory.addReference(to: output, offset: offset, count: count) else { throw FileRegionError(errno: ENOMEM) }
+            return
+        }
         if count <= Self.readIntoOutputLimit || !sendfile {
             var space = iovec(iov_base: nil, iov_len: 0)  // evbuffer_iovec is a macro for it
             guard evbuffer_reserve_space(output, count, &space, 1) == 1, let base = space.iov_base else {

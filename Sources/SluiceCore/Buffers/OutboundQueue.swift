@@ -310,6 +310,37 @@ public final class OutboundQueue: @unchecked Sendable {
         }
     }
 
+    /// Takes the next `count` body bytes without copying them, when they all lie in the first item and
+    /// that is a file region kept in memory (``FileRegion/inMemory``): the bytes, where the taken ones
+    /// start in them, and (with `takingEnd`, when the end marker follows them) the end. Acknowledged at
+    /// once, as ``read(into:takingEnd:acknowledging:)`` with `acknowledging` does — the sender hands
+    /// them to the socket's output by reference. Nil, taking nothing, when the bytes are elsewhere.
+    public func takeInMemory(
+        _ count: Int, takingEnd: Bool = true
+    ) -> (bytes: SharedBytes, offset: Int, ended: Bool, trailers: HTTPFields?)? {
+        let low = watermarks.low
+        var ready: [CheckedContinuation<Void, Error>] = []
+        defer { for continuation in ready { continuation.resume() } }
+        return state.withLock { s -> (bytes: SharedBytes, offset: Int, ended: Bool, trailers: HTTPFields?)? in
+            guard count > 0, case .file(let region) = s.items.first, let bytes = region.inMemory,
+                  region.count - s.headOffset >= count else { return nil }
+            let start = region.offset + s.headOffset
+            s.headOffset += count
+            var ended = false
+            var trailers: HTTPFields?
+            if s.headOffset == region.count {
+                s.items.removeFirst()
+                s.headOffset = 0
+                if takingEnd, case .end(let endTrailers) = s.items.first {
+                    s.items.removeFirst()
+                    (ended, trailers) = (true, endTrailers)
+                }
+            }
+            ready = s.release(count, low: low)
+            return (bytes, start, ended, trailers)
+        }
+    }
+
     /// What ``read(into:takingEnd:acknowledging:)`` would copy into a buffer of `limit` bytes, without
     /// taking it: for a sender that sizes a frame first and copies its bytes when it writes it
     /// (nghttp2's NO_COPY data).
