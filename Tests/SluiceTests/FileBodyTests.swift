@@ -68,7 +68,8 @@ import Testing
 
     /// A region whose bytes are kept in memory is sent from them (by reference over HTTP/1.1 and as
     /// DATA frames over HTTP/2, in the clear and over TLS): the file on disk here holds other bytes, so
-    /// a read from it would show. Several at once on one HTTP/2 connection share the bytes.
+    /// a read from it would show. Only a large region over plain HTTP/1.1 goes by `sendfile`, from the
+    /// file (cheaper than any copy here). Several at once on one HTTP/2 connection share the bytes.
     @Test func bytesKeptInMemoryAreSentInsteadOfReadFromTheFile() async throws {
         let (root, _, big) = try Self.makeFolder()
         defer { try? FileManager.default.removeItem(atPath: root) }
@@ -88,7 +89,9 @@ import Testing
                 for offset in [0, 5, 290_000] {
                     for version in ["--http1.1", tls ? "--http2" : "--http2-prior-knowledge"] {
                         let got = try await curl(["-k", version, "\(base)/kept/\(offset)"])
-                        #expect(got.stdout.elementsEqual(memory[offset...]), "\(offset) \(version) tls=\(tls): \(got.stdout.count) bytes, \(got.stderr)")
+                        let bySendfile = !tls && version == "--http1.1" && big.count - offset > FileRegion.readIntoOutputLimit
+                        let sent = got.stdout.elementsEqual(bySendfile ? big[offset...] : memory[offset...])
+                        #expect(sent, "\(offset) \(version) tls=\(tls): \(got.stdout.count) bytes, \(got.stderr)")
                     }
                 }
                 if !tls {
