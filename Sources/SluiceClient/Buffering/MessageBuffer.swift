@@ -61,10 +61,12 @@ public final class MessageBuffer<Element: Sendable>: @unchecked Sendable {
 
     /// Buffered messages (out-of-band control messages not counted).
     public var count: Int { lock.withLock { inBand } }
+    /// Whether a take is waiting for the next message (for tests).
+    var hasWaitingReader: Bool { lock.withLock { reader != nil } }
     /// Messages dropped so far (dropOldest and dropNewest only).
     public var droppedCount: Int { lock.withLock { dropped } }
 
-    /// Adds a message; with `.block` waits while the buffer is full.
+    /// Adds a message; with `.block` waits while the buffer is full (until half of it is free).
     public func put(_ element: Element) async {
         // `offer`, and when it finds no room, wait for the room it promises to announce.
         while true {
@@ -78,7 +80,8 @@ public final class MessageBuffer<Element: Sendable>: @unchecked Sendable {
     }
 
     /// A put for producers that cannot wait (an event loop thread). Stores nothing and returns false
-    /// only with `.block` on a full buffer; `whenSpace` then runs once, after a take makes room.
+    /// only with `.block` on a full buffer; `whenSpace` then runs once, after takes have freed half
+    /// the buffer (or it finishes).
     @discardableResult
     public func offer(_ element: Element, whenSpace: @escaping @Sendable () -> Void = {}) -> Bool {
         var signal: Signal?
@@ -118,6 +121,52 @@ public final class MessageBuffer<Element: Sendable>: @unchecked Sendable {
         return stored
     }
 
+    /// Offers `elements` in order, as ``offer(_:whenSpace:)`` would one by one, under one lock, and
+    /// wakes a waiting reader once (with the first): a reader woken per element took a thread switch per
+    /// element when the consumer kept up. Returns how many were taken in (stored, or dropped by the
+    /// strategy): fewer than all only with `.block` on a full buffer, and `whenSpace` then runs once, as
+    /// for `offer`.
+    public func offer(contentsOf elements: some Collection<Element>, whenSpace: @escaping @Sendable () -> Void = {}) -> Int {
+        var signal: Signal?
+        var handOff: (reader: CheckedContinuation<Element?, Never>, element: Element)?
+        let accepted = lock.withLock { () -> Int in
+            var accepted = 0
+            for element in elements {
+                defer { accepted += 1 }
+                if finished { continue }
+                if handOff == nil, let waiting = self.reader {
+                    self.reader = nil
+                    handOff = (waiting, element)
+                    continue
+                }
+                if inBand >= maxSize {
+                    switch strategy {
+                    case .dropOldest:
+                        dropOldestCounted()
+                    case .dropNewest:
+                        dropped += 1
+                        continue
+                    case .block:
+                        spaceCallbacks.append(whenSpace)
+                        return accepted
+                    case .unlimited:
+                        break
+                    }
+                }
+                append(element)
+                if !above && inBand >= highWaterMark {
+                    above = true
+                    signal = .backpressure
+                }
+            }
+            return accepted
+        }
+        if let observer { for element in elements.prefix(accepted) { observer(element) } }
+        if let handOff { handOff.reader.resume(returning: handOff.element) }
+        if let signal { onSignal(signal) }
+        return accepted
+    }
+
     /// Appends ignoring the bound and the strategy, for the few control messages a producer must
     /// never lose (a transport's lifecycle signals). Never waits.
     public func insertOutOfBand(_ element: Element) {
@@ -149,28 +198,40 @@ public final class MessageBuffer<Element: Sendable>: @unchecked Sendable {
 
     /// The next message, or nil once finished and empty.
     public func take() async -> Element? {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Element?, Never>) in
-            var signal: Signal?
-            var space: [@Sendable () -> Void] = []
-            let outcome = lock.withLock { () -> Element?? in
-                if let entry = items.popFirst() {
-                    let element = entry.value
-                    if entry.counted { inBand -= 1 }
-                    if above && inBand <= highWaterMark / 2 {
-                        above = false
-                        signal = .drain
-                    }
-                    swap(&space, &spaceCallbacks)
-                    return .some(element)
-                }
-                if finished { return .some(nil) }
-                reader = continuation
-                return nil
-            }
-            for callback in space { callback() }
-            if let signal { onSignal(signal) }
-            if let outcome { continuation.resume(returning: outcome) }
+        // Without suspending while one is ready: a continuation per message cost an allocation, and a
+        // task preferring an executor (a loop) was enqueued again after each resumption.
+        if let ready = pop(orWait: nil) { return ready }
+        return await withCheckedContinuation { (continuation: CheckedContinuation<Element?, Never>) in
+            if let outcome = pop(orWait: continuation) { continuation.resume(returning: outcome) }
         }
+    }
+
+    /// The next message (nil inside once finished and empty); or, when none is there yet, nil, with
+    /// `waiter` (if any) left as the reader the next offer resumes.
+    private func pop(orWait waiter: CheckedContinuation<Element?, Never>?) -> Element?? {
+        var signal: Signal?
+        var space: [@Sendable () -> Void] = []
+        let outcome = lock.withLock { () -> Element?? in
+            if let entry = items.popFirst() {
+                let element = entry.value
+                if entry.counted { inBand -= 1 }
+                if above && inBand <= highWaterMark / 2 {
+                    above = false
+                    signal = .drain
+                }
+                // A blocked producer resumes once half the buffer is free, not at the first free
+                // slot: woken per slot, it refilled one element a wake-up (a loop job and, with the
+                // reader on another thread, a context switch per event).
+                if inBand <= maxSize / 2 { swap(&space, &spaceCallbacks) }
+                return .some(element)
+            }
+            if finished { return .some(nil) }
+            if let waiter { reader = waiter }
+            return nil
+        }
+        for callback in space { callback() }
+        if let signal { onSignal(signal) }
+        return outcome
     }
 
     /// No more messages will be put; takers get the rest, then nil.

@@ -32,13 +32,14 @@ final class BufferedDelivery {
         if !events.isEmpty { counted(events.count) }
         let me = UnsafeSendable(self)
         let loop = self.loop
-        while let next = pending.first {
-            let stored = buffer.offer(next) { loop.execute { me.value.resume() } }
-            if !stored {
+        if !pending.isEmpty {
+            // All of a read's events in one offer: a reader waiting for the next is woken once per read.
+            let taken = buffer.offer(contentsOf: pending) { loop.execute { me.value.resume() } }
+            pending.removeFirst(taken)
+            if !pending.isEmpty {
                 connection?.pauseReading()
                 return
             }
-            pending.removeFirst()
         }
         if let action = whenEmpty {
             whenEmpty = nil

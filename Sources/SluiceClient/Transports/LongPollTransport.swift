@@ -84,6 +84,9 @@ public final class LongPollTransport: Sendable {
 
     public var droppedCount: Int { buffer.droppedCount }
 
+    /// Events waiting in the buffer for the consumer.
+    public var bufferedCount: Int { buffer.count }
+
     public func connect() {
         locked.withLock { s in
             guard s.task == nil, !s.closed else { return }

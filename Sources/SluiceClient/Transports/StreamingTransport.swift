@@ -20,6 +20,9 @@ public protocol StreamingTransport: AnyObject, Sendable {
     var metrics: TransportMetrics { get }
     /// Events the buffer strategy has discarded so far.
     var droppedCount: Int { get }
+    /// Events waiting in the buffer for the consumer (a consumer that batches its own output can
+    /// flush when none is left).
+    var bufferedCount: Int { get }
     /// Starts connecting (and reconnecting, as the policy allows); a second call does nothing.
     func connect()
     /// Stops for good; `.closed` follows.

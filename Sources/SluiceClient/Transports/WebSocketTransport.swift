@@ -112,6 +112,9 @@ public final class WebSocketTransport: Sendable {
     public var subprotocol: String? { locked.withLock { $0.subprotocol } }
     public var droppedCount: Int { buffer.droppedCount }
 
+    /// Events waiting in the buffer for the consumer.
+    public var bufferedCount: Int { buffer.count }
+
     public func connect() {
         locked.withLock { s in
             guard s.task == nil, !s.closed else { return }
