@@ -84,41 +84,7 @@ public final class MessageBuffer<Element: Sendable>: @unchecked Sendable {
     /// the buffer (or it finishes).
     @discardableResult
     public func offer(_ element: Element, whenSpace: @escaping @Sendable () -> Void = {}) -> Bool {
-        var signal: Signal?
-        var reader: CheckedContinuation<Element?, Never>?
-        let stored = lock.withLock { () -> Bool in
-            if finished { return true }
-            if let waiting = self.reader {
-                self.reader = nil
-                reader = waiting
-                return true
-            }
-            if inBand >= maxSize {
-                switch strategy {
-                case .dropOldest:
-                    dropOldestCounted()
-                case .dropNewest:
-                    dropped += 1
-                    return true
-                case .block:
-                    spaceCallbacks.append(whenSpace)
-                    return false
-                case .unlimited:
-                    break
-                }
-            }
-            append(element)
-            if !above && inBand >= highWaterMark {
-                above = true
-                signal = .backpressure
-            }
-            return true
-        }
-        // Once per element: a `.block` offer that found no room is offered again later.
-        if stored { observer?(element) }
-        if let reader { reader.resume(returning: element) }
-        if let signal { onSignal(signal) }
-        return stored
+        offer(contentsOf: CollectionOfOne(element), whenSpace: whenSpace) == 1
     }
 
     /// Offers `elements` in order, as ``offer(_:whenSpace:)`` would one by one, under one lock, and
