@@ -164,8 +164,8 @@ public final class MessageBuffer<Element: Sendable>: @unchecked Sendable {
 
     /// The next message, or nil once finished and empty.
     public func take() async -> Element? {
-        // Without suspending while one is ready: a continuation per message cost an allocation, and a
-        // task preferring an executor (a loop) was enqueued again after each resumption.
+        // Without a continuation while one is ready: one per message cost a task-allocator allocation
+        // and a lock round more (~3% of `sluice listen` at full speed).
         if let ready = pop(orWait: nil) { return ready }
         return await withCheckedContinuation { (continuation: CheckedContinuation<Element?, Never>) in
             if let outcome = pop(orWait: continuation) { continuation.resume(returning: outcome) }
