@@ -156,6 +156,25 @@ import Testing
         requeue.stop.withLock { $0 = true }
     }
 
+    /// A job queued from the loop runs in the same turn, before the loop polls again: a socket made
+    /// readable meanwhile is served after it (a task resumed from a socket callback answers before
+    /// the next poll; as a timer due at once, the job ran only after that poll).
+    @Test func aJobQueuedFromTheLoopRunsBeforeTheNextPoll() async throws {
+        let loop = EventLoop(index: 0)
+        loop.start()
+        defer { loop.shutdown() }
+        let sawSocketFirst = Locked<Bool?>(nil)
+        let socket = loop.runAndWait { () -> WatchedSocket in
+            let socket = WatchedSocket(loop: loop)
+            _ = socket.poke()
+            loop.execute { sawSocketFirst.withLock { $0 = socket.seen.withLock { $0 } } }
+            return socket
+        }
+        defer { socket.close() }
+        #expect(try await socket.waitUntilServed())
+        #expect(sawSocketFirst.withLock { $0 } == false)
+    }
+
     @Test func groupSpreadsRoundRobin() {
         let group = EventLoopGroup(count: 3)
         defer { group.shutdown() }

@@ -71,6 +71,21 @@ import Testing
         #expect(notWebSocket.stderr.contains("status 200"))
     }
 
+    /// Output is gathered into batches, but an event is printed as soon as nothing more waits: the
+    /// first of a slow stream shows long before the stream ends.
+    @Test func listenPrintsEachEventOfAQuietStreamAtOnce() async throws {
+        try await withServer { server in
+            let process = try ChildProcess(Self.binary, ["listen", "--no-reconnect", "\(server.base)/sse?count=100&interval_ms=300"],
+                                           stderr: .discard)
+            defer { process.stop() }
+            let started = ContinuousClock.now
+            let first = try await blocking { process.readStdoutLine() }
+            let second = try await blocking { process.readStdoutLine() }
+            #expect(first == "event 1" && second == "event 2")
+            #expect(ContinuousClock.now - started < .seconds(10))  // the whole stream takes 30 s
+        }
+    }
+
     @Test func listenPrintsEventsAndFailsOnFatalErrors() async throws {
         try await withServer { server in
             // A stream longer than --max-events, so it is the limit (not the stream's end) that stops it.
