@@ -60,3 +60,58 @@ import Testing
         }
     }
 }
+
+/// On HTTP/2 an immediate route's whole response is submitted from the callback that completed the
+/// request, its body pulled by nghttp2 straight from the stream (no sink or queue): frames and
+/// flow control, bodyless answers and an aborted answer are what a queued response would give.
+@Suite struct WholeHTTP2ResponseTests {
+    static let bytes = (0..<200_003).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) }
+
+    static func routes(_ router: inout Router) {
+        router.immediate([.get], "/bytes") { _ in Response(headers: [.contentType: "application/octet-stream"], body: Self.bytes) }
+        router.immediate([.get], "/empty") { _ in Response(status: .noContent) }
+        router.immediate([.get], "/zero") { _ in Response() }
+        router.immediate([.get], "/cancelled") { _ in throw CancellationError() }
+    }
+
+    @Test func bodiesFramesAndEnds() async throws {
+        try await withServer(configure: { $0.cors = .anyOrigin }, routes: Self.routes) { server in
+            let h2 = "--http2-prior-knowledge"
+            let whole = try await curl([h2, "-D", "-", "-H", "Origin: http://example.test", "\(server.base)/bytes"])
+            let headEnd = try #require(whole.stdout.firstRange(of: Array("\r\n\r\n".utf8)))
+            let head = String(decoding: whole.stdout[..<headEnd.lowerBound], as: UTF8.self).lowercased()
+            #expect(head.contains("content-length: 200003"), "\(head)")
+            #expect(head.contains("access-control-allow-origin: *"), "the server's decoration applies: \(head)")
+            #expect(whole.stdout[headEnd.upperBound...].elementsEqual(Self.bytes))
+
+            // A 1 KiB stream window (-w 10): the body goes out in window-sized pieces, all of it.
+            let windowed = try await runBytes("/usr/bin/nghttp", ["-w", "10", "\(server.base)/bytes"])
+            #expect(windowed.status == 0 && windowed.stdout.elementsEqual(Self.bytes), "\(windowed.stdout.count) bytes")
+
+            // Twenty streams at once on one connection, each ended by its last DATA frame.
+            let many = try await run("/usr/bin/nghttp", ["-nv", "-m", "20", "-w", "14", "\(server.base)/bytes"])
+            #expect(many.status == 0)
+            let lines = many.stdout.split(separator: "\n")
+            let ends = zip(lines, lines.dropFirst()).filter { $0.0.contains("recv DATA frame") && $0.1.contains("END_STREAM") }
+            #expect(ends.count == 20, "\(many.stdout.suffix(1500))")
+
+            // HEAD keeps the length and sends no body; 204 and an empty 200 end the stream with their HEADERS.
+            let head2 = String(decoding: try await curl([h2, "-I", "\(server.base)/bytes"]).stdout, as: UTF8.self).lowercased()
+            #expect(head2.contains("content-length: 200003"), "\(head2)")
+            for (path, status) in [("/empty", "204"), ("/zero", "200")] {
+                let frames = try await run("/usr/bin/nghttp", ["-v", "\(server.base)\(path)"])
+                #expect(frames.stdout.contains(":status: \(status)"), "\(frames.stdout)")
+                let received = frames.stdout.split(separator: "\n").filter { $0.contains("recv HEADERS frame") }
+                #expect(received.count == 1 && received[0].contains("flags=0x05"), "\(path): \(frames.stdout)")
+                #expect(!frames.stdout.contains("recv DATA frame"), "\(path): \(frames.stdout)")
+            }
+            #expect(try await run("/usr/bin/nghttp", ["-v", "\(server.base)/zero"]).stdout.contains("content-length: 0"))
+
+            // A handler that throws a cancellation answers nothing: the stream is reset, the connection goes on.
+            let cancelled = try await run("/usr/bin/nghttp", ["-v", "\(server.base)/cancelled", "\(server.base)/bytes"])
+            #expect(cancelled.stdout.contains("recv RST_STREAM frame") && cancelled.stdout.contains("error_code=INTERNAL_ERROR"),
+                    "\(cancelled.stdout.suffix(1500))")
+            #expect(cancelled.stdout.contains("content-length: 200003"))
+        }
+    }
+}

@@ -411,11 +411,17 @@ final class HTTP2Connection: ServerConnection, DeferredWriter {
         var request = Request(head: head, bodyStream: bodyStream, remoteAddress: remoteAddress, receivedAt: lastRead)
         let route = context.route(request)
         request.parameters = route.parameters
-        let sink = makeSink(for: stream, isHead: method == .head)
         let logger = context.configuration.logger
         if let handle = HandlerRunner.answersAtOnce(route.handler, hasBody: hasBody, configuration: context.configuration) {
-            return HandlerRunner.answerAtOnce(handle, request: request, sink: sink, logger: logger)
+            guard let response = HandlerRunner.immediateResponse(handle, request: request, logger: logger) else {
+                return resetInCallback(stream.id, NGHTTP2_INTERNAL_ERROR)
+            }
+            if response.file == nil { return respondWhole(stream, response, isHead: method == .head) }
+            // A file goes through the queue, which reads it (or references its bytes) frame by frame.
+            let sink = makeSink(for: stream, isHead: method == .head)
+            return HandlerRunner.answerAtOnce({ _ in response }, request: request, sink: sink, logger: logger)
         }
+        let sink = makeSink(for: stream, isHead: method == .head)
         let maxBody = context.configuration.limits.maxBodyBytes
         let faults = context.configuration.faultInjection
         let loop = self.loop
@@ -442,6 +448,43 @@ final class HTTP2Connection: ServerConnection, DeferredWriter {
 
     // MARK: Responses
 
+    /// Submits a whole response an immediate route gave, from inside the callback that completed the
+    /// request (nghttp2 allows submits there; the pump after the read sends it). Its body stays with
+    /// the stream until nghttp2 pulls it: a small response needs no sink, queue, lock or service job
+    /// (they were 6 of a 100-byte h2 request's 16 allocations).
+    private func respondWhole(_ stream: HTTP2Stream, _ response: Response, isHead: Bool) {
+        var head = HandlerRunner.framedHead(response)
+        context.decorate?(&head.headerFields)
+        let bodyless = isHead || head.status.code == 204 || head.status.code == 304 || response.body.isEmpty
+        if !bodyless { stream.wholeBody = response.body }
+        if submitResponse(stream.id, head, endsStream: bodyless) != 0 { resetInCallback(stream.id, NGHTTP2_INTERNAL_ERROR) }
+    }
+
+    /// A stream reset from inside one of nghttp2's callbacks: submitted only, since the session must
+    /// not be re-entered to send it (the pump that follows the read does).
+    private func resetInCallback(_ id: Int32, _ code: nghttp2_error_code) {
+        guard let session else { return }
+        nghttp2_submit_rst_stream(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), id, code.rawValue)
+    }
+
+    /// Submits a response head; a body follows from `readBody` unless the head ends the stream.
+    private func submitResponse(_ id: Int32, _ head: HTTPResponse, endsStream: Bool) -> Int32 {
+        guard let session else { return -1 }
+        return HTTP2HeaderBlock.withNameValues(
+            status: head.status.code, fields: head.headerFields, appending: context.serverFields.current
+        ) { nva, count in
+            if endsStream {
+                return nghttp2_submit_response(session, id, nva, count, nil)
+            }
+            var provider = nghttp2_data_provider(
+                source: nghttp2_data_source(ptr: nil),
+                read_callback: { _, id, buffer, length, flags, _, user in
+                    HTTP2Connection.inCall(user) { $0.readBody(id, buffer!, length, flags!) }
+                })
+            return nghttp2_submit_response(session, id, nva, count, &provider)
+        }
+    }
+
     /// Submits a waiting head, resumes a deferred body or resets an aborted stream, then pumps unless
     /// the caller pumps for a batch. Loop thread.
     private func serviceStream(_ id: Int32, pumping: Bool = true) {
@@ -455,20 +498,7 @@ final class HTTP2Connection: ServerConnection, DeferredWriter {
             return reset(id, NGHTTP2_INTERNAL_ERROR)
         }
         if let (head, endsStream) = sink.takeHead() {
-            let rv: Int32 = HTTP2HeaderBlock.withNameValues(
-                status: head.status.code, fields: head.headerFields, appending: context.serverFields.current
-            ) { nva, count in
-                if endsStream {
-                    return nghttp2_submit_response(session, id, nva, count, nil)
-                }
-                var provider = nghttp2_data_provider(
-                    source: nghttp2_data_source(ptr: nil),
-                    read_callback: { _, id, buffer, length, flags, _, user in
-                        HTTP2Connection.inCall(user) { $0.readBody(id, buffer!, length, flags!) }
-                    })
-                return nghttp2_submit_response(session, id, nva, count, &provider)
-            }
-            if rv != 0 { return reset(id, NGHTTP2_INTERNAL_ERROR) }
+            if submitResponse(id, head, endsStream: endsStream) != 0 { return reset(id, NGHTTP2_INTERNAL_ERROR) }
         } else if stream.deferred {
             stream.deferred = false
             nghttp2_session_resume_data(session, id)
@@ -478,9 +508,14 @@ final class HTTP2Connection: ServerConnection, DeferredWriter {
 
     /// nghttp2 pulls up to `length` body bytes for `id` (already within the peer's windows).
     private func readBody(_ id: Int32, _ buffer: UnsafeMutablePointer<UInt8>, _ length: Int, _ flags: UnsafeMutablePointer<UInt32>) -> Int {
-        guard let stream = stream(id), let sink = stream.sink, let session else {
-            return Int(NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE.rawValue)
+        guard let stream = stream(id), let session else { return Int(NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE.rawValue) }
+        if let body = stream.wholeBody {
+            let count = min(length, body.count - stream.wholeBodySent)
+            if stream.wholeBodySent + count == body.count { flags.pointee |= NGHTTP2_DATA_FLAG_EOF.rawValue }
+            flags.pointee |= NGHTTP2_DATA_FLAG_NO_COPY.rawValue
+            return count
         }
+        guard let sink = stream.sink else { return Int(NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE.rawValue) }
         // Only sized here: the bytes go from the queue to the socket's output in `sendData`, one copy
         // fewer than through nghttp2's frame buffer.
         let (written, ended, trailers) = sink.queue.peek(upTo: length)
@@ -513,16 +548,25 @@ final class HTTP2Connection: ServerConnection, DeferredWriter {
     }
 
     /// Writes a DATA frame nghttp2 sized in `readBody`: its 9-byte header and its bytes, copied from
-    /// the stream's queue (or read from a queued file) straight into the socket's output, in one piece
-    /// (no padding: we never ask for any) — a frame buffer of its own for a large frame, room reserved
-    /// in the output's last chain for a small one — or, for a file whose bytes are kept in memory,
-    /// handed to the output by reference after the header.
+    /// the stream's whole body or queue (or read from a queued file) straight into the socket's output
+    /// (no padding: we never ask for any) or, for a file whose bytes are kept in memory, handed to the
+    /// output by reference after the header.
     private func sendData(_ frame: UnsafeMutablePointer<nghttp2_frame>, _ header: UnsafePointer<UInt8>, _ length: Int) -> Int32 {
         let id = frame.pointee.hd.stream_id
-        guard let bev, let stream = stream(id), let sink = stream.sink, let output = bufferevent_get_output(bev) else {
+        guard let bev, let stream = stream(id), let output = bufferevent_get_output(bev) else {
             return NGHTTP2_ERR_CALLBACK_FAILURE.rawValue
         }
         if evbuffer_get_length(output) >= settings.outputBufferLimit { return NGHTTP2_ERR_WOULDBLOCK.rawValue }
+        if let body = stream.wholeBody {
+            let start = stream.wholeBodySent
+            guard start + length <= body.count else { return NGHTTP2_ERR_CALLBACK_FAILURE.rawValue }
+            stream.wholeBodySent += length
+            return writeFrame(to: output, header: header, length: length) { payload in
+                body.withUnsafeBytes { payload.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[start..<start + length])) }
+                return 0
+            }
+        }
+        guard let sink = stream.sink else { return NGHTTP2_ERR_CALLBACK_FAILURE.rawValue }
         // Bytes kept in memory (a cached file's) go by reference: only the header is copied.
         if length >= FileRegion.referenceMinimum, let taken = sink.queue.takeInMemory(length, takingEnd: stream.frameEndsBody) {
             guard evbuffer_add(output, header, 9) == 0, taken.bytes.addReference(to: output, offset: taken.offset, count: length) else {
@@ -530,8 +574,31 @@ final class HTTP2Connection: ServerConnection, DeferredWriter {
             }
             return 0
         }
-        // A large frame goes in a frame buffer of its own, handed to libevent by reference; a small
-        // one into the room the output's last chain has left.
+        return writeFrame(to: output, header: header, length: length) { payload in
+            // An empty frame (the body's end alone) still takes the end marker from the queue.
+            do {
+                // Acknowledged as it is copied: the bytes then sit in the socket's output, which the
+                // output limit bounds (should the frame fail below, the connection fails with it).
+                let (copied, _, _) = try sink.queue.read(into: payload, takingEnd: stream.frameEndsBody, acknowledging: true)
+                // Only the producer appends meanwhile, so what was sized is still there.
+                return copied == length ? 0 : NGHTTP2_ERR_CALLBACK_FAILURE.rawValue
+            } catch {
+                // A file that could not be read: nothing was committed, so nghttp2 resets only this
+                // stream (RST_STREAM INTERNAL_ERROR) and the connection goes on.
+                context.configuration.logger.warning("\(remoteAddress): h2 stream \(id): \(error)")
+                sink.queue.close(reason: "\(error)")
+                return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE.rawValue
+            }
+        }
+    }
+
+    /// Puts a DATA frame into `output` in one piece: the header, then `fill`'s `length` payload bytes
+    /// (it returns 0, or the nghttp2 error to fail the frame with, nothing of it committed). A large
+    /// frame goes in a frame buffer of its own, handed to libevent by reference; a small one into the
+    /// room the output's last chain has left.
+    private func writeFrame(
+        to output: OpaquePointer, header: UnsafePointer<UInt8>, length: Int, fill: (UnsafeMutableRawBufferPointer) -> Int32
+    ) -> Int32 {
         let pooled = length >= Self.pooledFrameMinimum && 9 + length <= Int(SLUICE_FRAME_BUFFER_SIZE)
         var space = iovec(iov_base: nil, iov_len: 0)  // evbuffer_iovec is a macro for it
         if pooled {
@@ -541,25 +608,10 @@ final class HTTP2Connection: ServerConnection, DeferredWriter {
         }
         guard let base = space.iov_base else { return NGHTTP2_ERR_CALLBACK_FAILURE.rawValue }
         base.copyMemory(from: header, byteCount: 9)
-        // An empty frame (the body's end alone) still takes the end marker from the queue.
-        let copied: Int
-        do {
-            // Acknowledged as it is copied: the bytes then sit in the socket's output, which the output
-            // limit bounds (should the frame fail below, the connection fails with it).
-            (copied, _, _) = try sink.queue.read(into: UnsafeMutableRawBufferPointer(start: base + 9, count: length),
-                                                 takingEnd: stream.frameEndsBody, acknowledging: true)
-        } catch {
+        let failure = fill(UnsafeMutableRawBufferPointer(start: base + 9, count: length))
+        guard failure == 0 else {
             if pooled { sluice_frame_buffer_release(base, 0, nil) }
-            // A file that could not be read: nothing was committed, so nghttp2 resets only this
-            // stream (RST_STREAM INTERNAL_ERROR) and the connection goes on.
-            context.configuration.logger.warning("\(remoteAddress): h2 stream \(id): \(error)")
-            sink.queue.close(reason: "\(error)")
-            return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE.rawValue
-        }
-        // Only the producer appends meanwhile, so what was sized is still there.
-        guard copied == length else {
-            if pooled { sluice_frame_buffer_release(base, 0, nil) }
-            return NGHTTP2_ERR_CALLBACK_FAILURE.rawValue
+            return failure
         }
         if pooled {
             // libevent gives the buffer back (sluice_frame_buffer_release) once it has written it.

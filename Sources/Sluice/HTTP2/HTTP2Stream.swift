@@ -22,8 +22,13 @@ final class HTTP2Stream {
     /// Set once the request is complete and its handler has been started.
     var dispatched = false
 
-    // The response.
+    // The response: either a sink its handler writes to, or a whole body known at once.
     var sink: HTTP2ResponseSink?
+    /// An immediate route's body, answered inside the callback that completed the request: the bytes
+    /// wait here, on the loop, for nghttp2 to pull them (no sink, queue or lock).
+    var wholeBody: [UInt8]?
+    /// How much of `wholeBody` has gone into DATA frames.
+    var wholeBodySent = 0
     var task: Task<Void, Never>?
     /// nghttp2 asked for data and we had none: a write must resume the stream.
     var deferred = false

@@ -164,11 +164,23 @@ enum HandlerRunner {
     /// A thrown error is answered the way ``run(_:request:sink:maxBodyBytes:logger:faultInjection:)``
     /// answers it.
     static func answerAtOnce(_ handle: Router.ImmediateHandler, request: Request, sink: some ImmediateSink, logger: Logger) {
+        guard let response = immediateResponse(handle, request: request, logger: logger) else { return sink.abort() }
         do {
-            try respondAtOnce(handle(request), on: sink)
+            try respondAtOnce(response, on: sink)
         } catch {
             guard let response = failureResponse(error, sink: sink, logger: logger) else { return }
             try? respondAtOnce(response, on: sink)
+        }
+    }
+
+    /// What an immediate handler answers: its response, or the one that reports the error it threw;
+    /// nil when the error says the exchange is over (a cancellation, a closed stream), so the
+    /// response must end without one. For a connection that sends a whole response by itself.
+    static func immediateResponse(_ handle: Router.ImmediateHandler, request: Request, logger: Logger) -> Response? {
+        do {
+            return try handle(request)
+        } catch {
+            return failureResponse(error, headSent: false, logger: logger)
         }
     }
 
@@ -178,7 +190,8 @@ enum HandlerRunner {
 
     // MARK: Both paths
 
-    private static func framedHead(_ response: Response) -> HTTPResponse {
+    /// The response's head with its Content-Length (unless it has one, or a status without a body).
+    static func framedHead(_ response: Response) -> HTTPResponse {
         var head = response.head
         if !head.headerFields.contains(.contentLength) && head.status.code != 204 && head.status.code != 304 {
             head.headerFields[.contentLength] = String(response.bodyCount)
@@ -195,18 +208,23 @@ enum HandlerRunner {
     /// The response that reports `error`, or nil when the response has to end without one (the
     /// sink is then aborted).
     private static func failureResponse(_ error: Error, sink: ResponseSink, logger: Logger) -> Response? {
-        let expected = error is OutboundClosedError || error is CancellationError || error is InjectedDrop
-        if sink.headSent {
-            // Too late for a status: the peer must see the body cut short.
-            if !expected { logger.warning("handler failed mid-response: \(error)") }
+        guard let response = failureResponse(error, headSent: sink.headSent, logger: logger) else {
             sink.abort()
+            return nil
+        }
+        return response
+    }
+
+    /// The response that reports `error`, or nil when there is none to send: the head went already
+    /// (the peer must see the body cut short), or the error says the exchange is over.
+    private static func failureResponse(_ error: Error, headSent: Bool, logger: Logger) -> Response? {
+        let expected = error is OutboundClosedError || error is CancellationError || error is InjectedDrop
+        if headSent {
+            if !expected { logger.warning("handler failed mid-response: \(error)") }
             return nil
         }
         if let httpError = error as? HTTPError { return httpError.response }
-        if expected {
-            sink.abort()
-            return nil
-        }
+        if expected { return nil }
         logger.error("handler failed: \(error)")
         return HTTPError(.internalServerError).response
     }
