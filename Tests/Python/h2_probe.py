@@ -9,6 +9,9 @@ client library would refuse to misbehave. Prints one JSON object; the Swift test
     h2_probe.py flow PORT SLOW FAST BYTES [MS]  a tiny-window slow stream beside a fast one
     h2_probe.py bodies PORT PATH...       all PATHs at once on one connection: each body's length,
                                           SHA-256 and how its stream ended
+    h2_probe.py fields PORT PATH COUNT    COUNT requests in turn on one connection, their fields
+                                          repeating and churning HPACK's table: which answers did
+                                          not echo the fields sent
 """
 import hashlib
 import json
@@ -439,6 +442,37 @@ def bodies(port, paths):
                         for i, p in zip(ids, paths)]}
 
 
+def fields(port, path, count):
+    """Requests whose fields repeat (indexed: the server gets the same HPACK table entries again)
+    among fields that are new each time (the table fills, evicts and reuses its memory); the route
+    echoes what it was given, which must be what this request sent."""
+    peer = Peer(port)
+    wrong = []
+    for n in range(count):
+        stream_id = 1 + 2 * n
+        sent = {":method": "GET", ":authority": f"host-{n % 3}.test", ":path": f"{path}?n={n}",
+                "x-probe": f"probe-{n % 5}", "x-unique": f"unique-{n}-" + "u" * 40, "user-agent": "probe/1"}
+        headers = [(":method", "GET"), (":scheme", "http"), (":authority", sent[":authority"]), (":path", sent[":path"]),
+                   ("x-probe", sent["x-probe"]), ("x-unique", sent["x-unique"]), ("user-agent", "probe/1")]
+        peer.send(headers_frame(peer, stream_id, headers))
+        body = bytearray()
+        deadline = time.time() + 10
+        while True:
+            frame = peer.read_frame(deadline)
+            if frame is None:
+                wrong.append({"n": n, "error": "no answer"})
+                break
+            if isinstance(frame, DataFrame) and frame.stream_id == stream_id:
+                body += frame.data
+            if frame.stream_id == stream_id and "END_STREAM" in getattr(frame, "flags", ()):
+                break
+        expected = " ".join(sent[k] for k in (":method", ":authority", ":path", "x-probe", "x-unique", "user-agent"))
+        if body.decode() != expected:
+            wrong.append({"n": n, "expected": expected, "got": body.decode(errors="replace")})
+    peer.close()
+    return {"requests": count, "wrong": wrong}
+
+
 if __name__ == "__main__":
     mode, port = sys.argv[1], int(sys.argv[2])
     if mode == "conformance":
@@ -455,6 +489,8 @@ if __name__ == "__main__":
         out = flow(port, sys.argv[3], sys.argv[4], int(sys.argv[5]), float(sys.argv[6]) / 1000 if len(sys.argv) > 6 else 0.02)
     elif mode == "bodies":
         out = bodies(port, sys.argv[3:])
+    elif mode == "fields":
+        out = fields(port, sys.argv[3], int(sys.argv[4]))
     else:
         raise SystemExit(f"unknown mode {mode}")
     print(json.dumps(out))

@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import Testing
 @testable import Sluice
 
@@ -72,6 +73,23 @@ import Testing
         router.immediate([.get], "/empty") { _ in Response(status: .noContent) }
         router.immediate([.get], "/zero") { _ in Response() }
         router.immediate([.get], "/cancelled") { _ in throw CancellationError() }
+        router.immediate([.get], "/fields") { request in
+            let fields = request.head.headerFields
+            let echo = [request.method.rawValue, request.head.authority ?? "-", request.head.path ?? "-",
+                        fields[HTTPField.Name("x-probe")!] ?? "-", fields[HTTPField.Name("x-unique")!] ?? "-", fields[.userAgent] ?? "-"]
+            return Response(text: echo.joined(separator: " "))
+        }
+    }
+
+    /// Request fields are decoded once per connection and found again by nghttp2's buffers: fields
+    /// that repeat (indexed by the client's HPACK encoder) among new ones that fill and churn the
+    /// table (so its memory is freed and reused) must still arrive as each request sent them.
+    @Test func fieldsFoundAgainAreTheOnesEachRequestSent() async throws {
+        try await withServer(loops: 1, routes: Self.routes) { server in
+            let probe = try await h2Probe(["fields", String(server.port), "/fields", "400"])
+            #expect(probe["requests"] as? Int == 400)
+            #expect((probe["wrong"] as? [Any])?.isEmpty == true, "\(probe["wrong"] ?? "")")
+        }
     }
 
     @Test func bodiesFramesAndEnds() async throws {

@@ -40,6 +40,8 @@ final class HTTP2Connection: ServerConnection, DeferredWriter {
     /// Streams whose response asked for service from this loop's own thread (a handler on the loop,
     /// often still inside the callback that dispatched it): served together before the next pump.
     private var servicePending: [Int32] = []
+    /// Request fields decoded before, found again by nghttp2's buffers (see `HTTP2FieldCache`).
+    private let fieldCache = HTTP2FieldCache()
     /// Taken after each read (the bytes before any read came with the connection): every request
     /// that read brought was received by then (``Request/receivedAt``).
     private var lastRead = ContinuousClock.now
@@ -113,9 +115,8 @@ final class HTTP2Connection: ServerConnection, DeferredWriter {
         nghttp2_session_callbacks_set_on_begin_headers_callback(callbacks) { _, frame, user in
             HTTP2Connection.inCall(user) { $0.beginHeaders(frame!) }
         }
-        nghttp2_session_callbacks_set_on_header_callback(callbacks) { _, frame, name, nameLength, value, valueLength, _, user in
-            HTTP2Connection.inCall(user) { $0.header(
-                frame!, UnsafeBufferPointer(start: name, count: nameLength), UnsafeBufferPointer(start: value, count: valueLength)) }
+        nghttp2_session_callbacks_set_on_header_callback2(callbacks) { _, frame, name, value, _, user in
+            HTTP2Connection.inCall(user) { $0.header(frame!, name!, value!) }
         }
         nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks) { _, _, id, data, length, user in
             HTTP2Connection.inCall(user) { $0.dataChunk(id, UnsafeBufferPointer(start: data, count: length)) }
@@ -288,20 +289,18 @@ final class HTTP2Connection: ServerConnection, DeferredWriter {
         return 0
     }
 
-    private func header(_ frame: UnsafePointer<nghttp2_frame>, _ name: UnsafeBufferPointer<UInt8>, _ value: UnsafeBufferPointer<UInt8>) -> Int32 {
-        guard let stream = stream(frame.pointee.hd.stream_id), !stream.dispatched, !name.isEmpty else { return 0 }
-        if name[0] == UInt8(ascii: ":") {
-            switch HTTP2FieldNames.pseudo(name) {
-            case .method: stream.method = String(decoding: value, as: UTF8.self)
-            case .scheme: stream.scheme = String(decoding: value, as: UTF8.self)
-            case .authority: stream.authority = String(decoding: value, as: UTF8.self)
-            case .path: stream.path = String(decoding: value, as: UTF8.self)
-            case .protocol: stream.connectProtocol = String(decoding: value, as: UTF8.self)
-            case .other: break  // nghttp2 refuses unknown request pseudo-headers before this
-            }
-        } else if let fieldName = HTTP2FieldNames.name(name) {
-            // nghttp2 has already refused malformed names, uppercase and connection-specific fields.
-            stream.fields.append(HTTPField(name: fieldName, value: value))
+    private func header(_ frame: UnsafePointer<nghttp2_frame>, _ name: OpaquePointer, _ value: OpaquePointer) -> Int32 {
+        guard let stream = stream(frame.pointee.hd.stream_id), !stream.dispatched else { return 0 }
+        // nghttp2 has already refused malformed names, uppercase and connection-specific fields,
+        // and unknown request pseudo-headers.
+        switch fieldCache.decode(name: name, value: value) {
+        case .method(let method): stream.method = method
+        case .scheme(let scheme): stream.scheme = scheme
+        case .authority(let authority): stream.authority = authority
+        case .path(let path): stream.path = path
+        case .connectProtocol(let name): stream.connectProtocol = name
+        case .field(let field): stream.fields.append(field)
+        case .ignored: break
         }
         return 0
     }
@@ -388,7 +387,7 @@ final class HTTP2Connection: ServerConnection, DeferredWriter {
 
     private func dispatch(_ stream: HTTP2Stream, hasBody: Bool) {
         stream.dispatched = true
-        guard let methodText = stream.method, let method = HTTPRequest.Method(methodText) else {
+        guard let method = stream.method else {
             return reset(stream.id, NGHTTP2_PROTOCOL_ERROR)
         }
         var head = HTTPRequest(
@@ -692,6 +691,7 @@ final class HTTP2Connection: ServerConnection, DeferredWriter {
             stream.task?.cancel()
         }
         streams.removeAll()
+        fieldCache.removeAll()
         if let bev {
             self.bev = nil
             reads?.close()

@@ -6,7 +6,8 @@ import SluiceCore
 final class HTTP2Stream {
     let id: Int32
     // The request as it arrives.
-    var method: String?
+    /// nil until a valid `:method` came.
+    var method: HTTPRequest.Method?
     var scheme: String?
     var authority: String?
     var path: String?

@@ -1,0 +1,105 @@
+import CNGHTTP2
+import HTTPTypes
+
+/// Request fields already decoded on this connection, found again by nghttp2's reference-counted
+/// buffers: an HPACK-indexed field (every field of a client's repeated requests, after the first)
+/// arrives as the very buffers of its dynamic-table entry, and a static-table field as a static
+/// buffer. While an entry holds a reference to both buffers they cannot be freed, so their addresses
+/// cannot be reused for other bytes: the same pair of addresses means the same name and value.
+/// A hit costs a retain instead of a String made, validated and (for regular fields) legalized by
+/// HTTPTypes — ~5% of a small h2 request.
+///
+/// Bounded: `capacity` entries (replaced in turn), values of up to `maxValueBytes` only. Confined to
+/// the connection's loop, as nghttp2's buffers are.
+final class HTTP2FieldCache {
+    /// One decoded field.
+    enum Decoded {
+        case method(HTTPRequest.Method?)
+        case scheme(String)
+        case authority(String)
+        case path(String)
+        case connectProtocol(String)
+        case field(HTTPField)
+        /// Refused by HTTPTypes, or a pseudo-header a server does not read.
+        case ignored
+
+        var isPath: Bool { if case .path = self { true } else { false } }
+    }
+
+    /// The buffers' addresses: a plain pair, so the scan copies nothing that is reference-counted.
+    private struct Key: Equatable {
+        var name: OpaquePointer
+        var value: OpaquePointer
+    }
+
+    static let capacity = 32
+    static let maxValueBytes = 512
+    private var keys: [Key] = []
+    private var decoded: [Decoded] = []
+    private var nextVictim = 0
+
+    /// The decoded field for nghttp2's `name` and `value` buffers.
+    func decode(name: OpaquePointer, value: OpaquePointer) -> Decoded {
+        let key = Key(name: name, value: value)
+        if let index = keys.firstIndex(of: key) { return decoded[index] }
+        let nameBytes = Self.bytes(name)
+        let valueBytes = Self.bytes(value)
+        let field = Self.decode(name: nameBytes, value: valueBytes)
+        // A path is not kept: HPACK encoders leave `:path` out of their tables (nghttp2 never indexes
+        // it), so its buffers are new each request and would only push out the fields that repeat.
+        if valueBytes.count <= Self.maxValueBytes, !field.isPath { remember(key, field) }
+        return field
+    }
+
+    private func remember(_ key: Key, _ field: Decoded) {
+        nghttp2_rcbuf_incref(key.name)
+        nghttp2_rcbuf_incref(key.value)
+        if keys.count < Self.capacity {
+            keys.append(key)
+            decoded.append(field)
+            return
+        }
+        Self.release(keys[nextVictim])
+        keys[nextVictim] = key
+        decoded[nextVictim] = field
+        nextVictim = (nextVictim + 1) % Self.capacity
+    }
+
+    /// Lets go of every buffer held (before the session that made them goes).
+    func removeAll() {
+        for key in keys { Self.release(key) }
+        keys = []
+        decoded = []
+        nextVictim = 0
+    }
+
+    deinit { removeAll() }
+
+    private static func release(_ key: Key) {
+        nghttp2_rcbuf_decref(key.name)
+        nghttp2_rcbuf_decref(key.value)
+    }
+
+    private static func bytes(_ buffer: OpaquePointer) -> UnsafeBufferPointer<UInt8> {
+        let vec = nghttp2_rcbuf_get_buf(buffer)
+        return UnsafeBufferPointer(start: vec.base, count: vec.len)
+    }
+
+    /// Decodes a field nghttp2 has checked (names lowercase and legal, no connection-specific fields,
+    /// only known request pseudo-headers).
+    static func decode(name: UnsafeBufferPointer<UInt8>, value: UnsafeBufferPointer<UInt8>) -> Decoded {
+        guard let first = name.first else { return .ignored }
+        guard first == UInt8(ascii: ":") else {
+            return HTTP2FieldNames.name(name).map { .field(HTTPField(name: $0, value: value)) } ?? .ignored
+        }
+        let text = String(decoding: value, as: UTF8.self)
+        return switch HTTP2FieldNames.pseudo(name) {
+        case .method: .method(HTTPRequest.Method(text))
+        case .scheme: .scheme(text)
+        case .authority: .authority(text)
+        case .path: .path(text)
+        case .protocol: .connectProtocol(text)
+        case .other: .ignored
+        }
+    }
+}
