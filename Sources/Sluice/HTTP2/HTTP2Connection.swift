@@ -452,9 +452,10 @@ final class HTTP2Connection: ServerConnection, DeferredWriter {
     /// the stream until nghttp2 pulls it: a small response needs no sink, queue, lock or service job
     /// (they were 6 of a 100-byte h2 request's 16 allocations).
     private func respondWhole(_ stream: HTTP2Stream, _ response: Response, isHead: Bool) {
-        var head = HandlerRunner.framedHead(response)
+        let code = response.head.status.code  // parsed from its text at each ask
+        var head = HandlerRunner.framedHead(response, code: code)
         context.decorate?(&head.headerFields)
-        let bodyless = isHead || head.status.code == 204 || head.status.code == 304 || response.body.isEmpty
+        let bodyless = isHead || code == 204 || code == 304 || response.body.isEmpty
         if !bodyless { stream.wholeBody = response.body }
         if submitResponse(stream.id, head, endsStream: bodyless) != 0 { resetInCallback(stream.id, NGHTTP2_INTERNAL_ERROR) }
     }
@@ -470,7 +471,7 @@ final class HTTP2Connection: ServerConnection, DeferredWriter {
     private func submitResponse(_ id: Int32, _ head: HTTPResponse, endsStream: Bool) -> Int32 {
         guard let session else { return -1 }
         return HTTP2HeaderBlock.withNameValues(
-            status: head.status.code, fields: head.headerFields, appending: context.serverFields.current
+            status: head.pseudoHeaderFields.status, fields: head.headerFields, appending: context.serverFields.current
         ) { nva, count in
             if endsStream {
                 return nghttp2_submit_response(session, id, nva, count, nil)

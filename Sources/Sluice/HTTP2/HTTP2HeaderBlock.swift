@@ -9,38 +9,46 @@ import HTTPTypes
 /// `appending` fields (Date, Server) replace: filtered here, the response's own fields are never
 /// copied to remove them.
 enum HTTP2HeaderBlock {
+    /// - Parameter status: the response's `:status` pseudo-header field (HTTPResponse keeps the code
+    ///   as its text: copied as it is, never parsed and printed again); nil for trailers.
     static func withNameValues<T>(
-        status: Int?, fields: HTTPFields, appending extra: [HTTPField] = [], _ body: (UnsafePointer<nghttp2_nv>, Int) -> T
+        status: HTTPField?, fields: HTTPFields, appending extra: [HTTPField] = [], _ body: (UnsafePointer<nghttp2_nv>, Int) -> T
     ) -> T {
-        let statusText = status.map { String($0) }
-        var size = statusText.map { ":status".utf8.count + $0.utf8.count } ?? 0
-        for field in fields { size += field.name.canonicalName.utf8.count + field.value.utf8.count }
-        for field in extra { size += field.name.canonicalName.utf8.count + field.value.utf8.count }
-        let count = fields.count + extra.count + (statusText == nil ? 0 : 1)
+        var size = 0
+        if let status { size += length(of: status) }
+        for field in fields { size += length(of: field) }
+        for field in extra { size += length(of: field) }
+        let count = fields.count + extra.count + (status == nil ? 0 : 1)
         return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: max(size, 1)) { bytes in
             withUnsafeTemporaryAllocation(of: nghttp2_nv.self, capacity: max(count, 1)) { nvs in
                 var offset = 0
                 var index = 0
-                func append(_ name: String, _ value: String) {
+                func append(_ field: HTTPField) {
                     let n = bytes.baseAddress! + offset
-                    let nameCount = UnsafeMutableBufferPointer(rebasing: bytes[offset...]).initialize(fromContentsOf: name.utf8)
+                    let nameCount = UnsafeMutableBufferPointer(rebasing: bytes[offset...]).initialize(fromContentsOf: field.name.canonicalName.utf8)
                     offset += nameCount
                     let v = bytes.baseAddress! + offset
-                    let valueCount = UnsafeMutableBufferPointer(rebasing: bytes[offset...]).initialize(fromContentsOf: value.utf8)
+                    let valueCount = field.withUnsafeBytesOfValue { value in
+                        UnsafeMutableBufferPointer(rebasing: bytes[offset...]).initialize(fromContentsOf: value)
+                    }
                     offset += valueCount
                     nvs.initializeElement(at: index, to: nghttp2_nv(
                         name: n, value: v, namelen: nameCount, valuelen: valueCount, flags: UInt8(NGHTTP2_NV_FLAG_NONE.rawValue)))
                     index += 1
                 }
-                if let statusText { append(":status", statusText) }
+                if let status { append(status) }
                 for field in fields where !isConnectionSpecific(field.name) && (extra.isEmpty || !field.name.occurs(in: extra)) {
-                    append(field.name.canonicalName, field.value)
+                    append(field)
                 }
-                for field in extra { append(field.name.canonicalName, field.value) }
+                for field in extra { append(field) }
                 defer { nvs.baseAddress!.deinitialize(count: index) }
                 return body(nvs.baseAddress!, index)
             }
         }
+    }
+
+    private static func length(of field: HTTPField) -> Int {
+        field.name.canonicalName.utf8.count + field.withUnsafeBytesOfValue { $0.count }
     }
 
     /// Connection, Keep-Alive, Proxy-Connection, Transfer-Encoding, Upgrade: forbidden in HTTP/2.

@@ -3,7 +3,8 @@ import HTTPTypes
 /// Maps method and path to a handler. Built before the server starts, then read-only.
 ///
 /// Path patterns are `/`-separated: a literal segment, `{name}` (one segment, captured into
-/// ``Request/parameters``), or a final `*` (the rest of the path, possibly empty).
+/// ``Request/parameters``), or a final `*` (the rest of the path, possibly empty). Literal segments
+/// match the request's path (still percent-encoded) byte for byte.
 ///
 /// ```swift
 /// var router = Router()
@@ -53,7 +54,9 @@ public struct Router: Sendable {
     /// of `/`), and of those starting with a parameter or `*`; both ascending. A request is checked
     /// only against the routes its first segment can reach: the static files' `/*` sat behind every
     /// test endpoint, and scanning them all was ~5% of a small file request.
-    private var byFirstSegment: [String: [Int]] = [:]
+    /// A list, not a dictionary: a router has tens of first segments at most, and comparing a few
+    /// lengths (then bytes) costs less than hashing the request's segment into a String key.
+    private var byFirstSegment: [(segment: String, routes: [Int])] = []
     private var openFirstSegment: [Int] = []
 
     public init() {}
@@ -111,11 +114,19 @@ public struct Router: Sendable {
     private mutating func add(_ methods: [HTTPRequest.Method], _ path: String, _ handler: Handler) {
         let pattern = Self.parse(path)
         switch pattern.first {
-        case nil: byFirstSegment["", default: []].append(routes.count)
-        case .literal(let text): byFirstSegment[text, default: []].append(routes.count)
+        case nil: addFirstSegment("", routes.count)
+        case .literal(let text): addFirstSegment(text, routes.count)
         case .parameter, .rest: openFirstSegment.append(routes.count)
         }
         routes.append(Route(methods: methods, pattern: pattern, handler: handler))
+    }
+
+    private mutating func addFirstSegment(_ segment: String, _ route: Int) {
+        if let index = byFirstSegment.firstIndex(where: { $0.segment == segment }) {
+            byFirstSegment[index].routes.append(route)
+        } else {
+            byFirstSegment.append((segment, [route]))
+        }
     }
 
     static func parse(_ path: String) -> [Segment] {
@@ -134,57 +145,41 @@ public struct Router: Sendable {
 
     /// The first route whose pattern and method fit; HEAD is served by GET routes.
     func match(method: HTTPRequest.Method, path: Substring) -> Match {
-        let segments = Self.segments(of: path)
         var pathMatched = false
-        for index in candidates(segments) {
+        for index in candidates(path) {
             let route = routes[index]
-            guard let parameters = Self.bind(route.pattern, segments) else { continue }
-            if route.methods.contains(method) || (method == .head && route.methods.contains(.get)) {
-                return .found(route.handler, parameters: parameters)
-            }
+            // The method first: it is cheaper than binding the path (static files' HEAD route sits
+            // before their GET route, and is passed over by every GET).
+            let methodFits = route.methods.contains(method) || (method == .head && route.methods.contains(.get))
+            guard let parameters = Self.bind(route.pattern, path, capturing: methodFits) else { continue }
+            if methodFits { return .found(route.handler, parameters: parameters) }
             pathMatched = true
         }
         // The methods are gathered only for a 405: a route passed over on the way to the one that
-        // answers (static files' HEAD route before their GET route) cost an array per request.
-        return pathMatched ? .methodNotAllowed(allow: methods(at: segments)) : .notFound
+        // answers cost an array per request.
+        return pathMatched ? .methodNotAllowed(allow: methods(at: path)) : .notFound
     }
 
     /// Methods any route answers at `path`, for OPTIONS and CORS preflight.
     func methods(at path: Substring) -> [HTTPRequest.Method] {
-        methods(at: Self.segments(of: path))
-    }
-
-    private func methods(at segments: [Substring]) -> [HTTPRequest.Method] {
         var out: [HTTPRequest.Method] = []
-        for index in candidates(segments) where Self.bind(routes[index].pattern, segments) != nil {
+        for index in candidates(path) where Self.bind(routes[index].pattern, path, capturing: false) != nil {
             for m in routes[index].methods where !out.contains(m) { out.append(m) }
         }
         if out.contains(.get) && !out.contains(.head) { out.append(.head) }
         return out
     }
 
-    /// The path's non-empty `/`-separated segments, found as bytes (Substring's `split` compares
-    /// Characters, ~2% of a small request).
-    static func segments(of path: Substring) -> [Substring] {
-        var out: [Substring] = []
-        let utf8 = path.utf8
-        var start = utf8.startIndex
-        var i = start
-        while i != utf8.endIndex {
-            if utf8[i] == UInt8(ascii: "/") {
-                if start != i { out.append(path[start..<i]) }
-                start = utf8.index(after: i)
-            }
-            i = utf8.index(after: i)
-        }
-        if start != utf8.endIndex { out.append(path[start...]) }
-        return out
-    }
+    /// The path's non-empty `/`-separated segments.
+    static func segments(of path: Substring) -> [Substring] { Array(PathSegments(path)) }
 
-    /// The indices of the routes that can match a path with these segments, in registration order
-    /// (the first fitting route wins, so the two lists are merged, not appended).
-    private func candidates(_ segments: [Substring]) -> [Int] {
-        let literal = byFirstSegment[segments.first.map(String.init) ?? ""] ?? []
+    /// The indices of the routes that can match `path`, in registration order (the first fitting
+    /// route wins, so the two lists are merged, not appended).
+    private func candidates(_ path: Substring) -> [Int] {
+        var segments = PathSegments(path)
+        let first = segments.next() ?? ""
+        let length = first.utf8.count
+        let literal = byFirstSegment.first { $0.segment.utf8.count == length && $0.segment.utf8.elementsEqual(first.utf8) }?.routes ?? []
         if literal.isEmpty { return openFirstSegment }
         if openFirstSegment.isEmpty { return literal }
         var merged: [Int] = []
@@ -200,20 +195,46 @@ public struct Router: Sendable {
         return merged
     }
 
-    private static func bind(_ pattern: [Segment], _ segments: [Substring]) -> [String: String]? {
+    /// The parameters `pattern` binds in `path` (decoded only when `capturing`), or nil when it does
+    /// not fit. Walks the path's segments as it goes: an array of them was an allocation per request.
+    private static func bind(_ pattern: [Segment], _ path: Substring, capturing: Bool) -> [String: String]? {
         var parameters: [String: String] = [:]
-        for (i, segment) in pattern.enumerated() {
+        var segments = PathSegments(path)
+        for segment in pattern {
+            if case .rest = segment { return parameters }
+            guard let part = segments.next() else { return nil }
             switch segment {
             case .rest:
                 return parameters
             case .literal(let text):
-                guard i < segments.count, segments[i] == text else { return nil }
+                guard part.utf8.elementsEqual(text.utf8) else { return nil }
             case .parameter(let name):
-                guard i < segments.count, let value = PercentDecoding.decode(segments[i]) else { return nil }
-                parameters[name] = value
+                guard let value = PercentDecoding.decode(part) else { return nil }
+                if capturing { parameters[name] = value }
             }
         }
-        return segments.count == pattern.count ? parameters : nil
+        return segments.next() == nil ? parameters : nil
+    }
+}
+
+/// The non-empty `/`-separated segments of a path, found as bytes (Substring's `split` compares
+/// Characters, ~2% of a small request); a UTF-8 index of `/` is a valid String index.
+struct PathSegments: Sequence, IteratorProtocol {
+    private let path: Substring
+    private var position: Substring.Index
+
+    init(_ path: Substring) {
+        self.path = path
+        position = path.startIndex
+    }
+
+    mutating func next() -> Substring? {
+        let utf8 = path.utf8
+        while position != utf8.endIndex && utf8[position] == UInt8(ascii: "/") { position = utf8.index(after: position) }
+        guard position != utf8.endIndex else { return nil }
+        let start = position
+        while position != utf8.endIndex && utf8[position] != UInt8(ascii: "/") { position = utf8.index(after: position) }
+        return path[start..<position]
     }
 }
 

@@ -191,9 +191,10 @@ enum HandlerRunner {
     // MARK: Both paths
 
     /// The response's head with its Content-Length (unless it has one, or a status without a body).
-    static func framedHead(_ response: Response) -> HTTPResponse {
+    static func framedHead(_ response: Response, code: Int? = nil) -> HTTPResponse {
         var head = response.head
-        if !head.headerFields.contains(.contentLength) && head.status.code != 204 && head.status.code != 304 {
+        let code = code ?? head.status.code
+        if code != 204 && code != 304 && !head.headerFields.contains(.contentLength) {
             head.headerFields[.contentLength] = String(response.bodyCount)
         }
         return head
