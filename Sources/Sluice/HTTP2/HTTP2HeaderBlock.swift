@@ -28,9 +28,7 @@ enum HTTP2HeaderBlock {
                     let nameCount = UnsafeMutableBufferPointer(rebasing: bytes[offset...]).initialize(fromContentsOf: field.name.canonicalName.utf8)
                     offset += nameCount
                     let v = bytes.baseAddress! + offset
-                    let valueCount = field.withUnsafeBytesOfValue { value in
-                        UnsafeMutableBufferPointer(rebasing: bytes[offset...]).initialize(fromContentsOf: value)
-                    }
+                    let valueCount = UnsafeMutableBufferPointer(rebasing: bytes[offset...]).initialize(fromContentsOf: field.value.utf8)
                     offset += valueCount
                     nvs.initializeElement(at: index, to: nghttp2_nv(
                         name: n, value: v, namelen: nameCount, valuelen: valueCount, flags: UInt8(NGHTTP2_NV_FLAG_NONE.rawValue)))
@@ -48,7 +46,7 @@ enum HTTP2HeaderBlock {
     }
 
     private static func length(of field: HTTPField) -> Int {
-        field.name.canonicalName.utf8.count + field.withUnsafeBytesOfValue { $0.count }
+        field.name.canonicalName.utf8.count + field.value.utf8.count
     }
 
     /// Connection, Keep-Alive, Proxy-Connection, Transfer-Encoding, Upgrade: forbidden in HTTP/2.
