@@ -59,7 +59,11 @@ final class HTTP2Connection: ServerConnection, DeferredWriter {
     }
 
     /// Bytes queued for one stream and not yet handed to nghttp2 (for tests and metrics).
-    func pendingBytes(stream id: Int32) -> Int? { streams[id]?.sink?.pendingBytes }
+    func pendingBytes(stream id: Int32) -> Int? {
+        guard let stream = streams[id] else { return nil }
+        if let body = stream.wholeBody { return body.count - stream.wholeBodySent }
+        return stream.sink?.pendingBytes
+    }
 
     // MARK: Set-up
 
@@ -388,7 +392,7 @@ final class HTTP2Connection: ServerConnection, DeferredWriter {
     private func dispatch(_ stream: HTTP2Stream, hasBody: Bool) {
         stream.dispatched = true
         guard let method = stream.method else {
-            return reset(stream.id, NGHTTP2_PROTOCOL_ERROR)
+            return resetInCallback(stream.id, NGHTTP2_PROTOCOL_ERROR)
         }
         var head = HTTPRequest(
             method: method, scheme: stream.scheme ?? scheme, authority: stream.authority, path: stream.path,
@@ -418,7 +422,7 @@ final class HTTP2Connection: ServerConnection, DeferredWriter {
             if response.file == nil { return respondWhole(stream, response, isHead: method == .head) }
             // A file goes through the queue, which reads it (or references its bytes) frame by frame.
             let sink = makeSink(for: stream, isHead: method == .head)
-            return HandlerRunner.answerAtOnce({ _ in response }, request: request, sink: sink, logger: logger)
+            return HandlerRunner.answerAtOnce(response, sink: sink, logger: logger)
         }
         let sink = makeSink(for: stream, isHead: method == .head)
         let maxBody = context.configuration.limits.maxBodyBytes

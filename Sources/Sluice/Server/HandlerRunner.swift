@@ -165,6 +165,12 @@ enum HandlerRunner {
     /// answers it.
     static func answerAtOnce(_ handle: Router.ImmediateHandler, request: Request, sink: some ImmediateSink, logger: Logger) {
         guard let response = immediateResponse(handle, request: request, logger: logger) else { return sink.abort() }
+        answerAtOnce(response, sink: sink, logger: logger)
+    }
+
+    /// Queues an immediate handler's response (see ``immediateResponse(_:request:logger:)``); a sink
+    /// that refuses it (its stream gone) is answered as a handler's error would be.
+    static func answerAtOnce(_ response: Response, sink: some ImmediateSink, logger: Logger) {
         do {
             try respondAtOnce(response, on: sink)
         } catch {
