@@ -289,7 +289,8 @@ final class HTTP2Connection: ServerConnection, DeferredWriter {
         // out only while its stream is open (see `stream(_:)`).
         if let session { nghttp2_session_set_stream_user_data(session, hd.stream_id, Unmanaged.passUnretained(stream).toOpaque()) }
         lastClientStreamID = max(lastClientStreamID, hd.stream_id)
-        timer.cancel()
+        // Only an armed timer needs cancelling (each `event_del` takes libevent's lock).
+        if timer.isScheduled { timer.cancel() }
         return 0
     }
 

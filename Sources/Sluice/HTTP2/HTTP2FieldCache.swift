@@ -7,7 +7,7 @@ import HTTPTypes
 /// buffer. While an entry holds a reference to both buffers they cannot be freed, so their addresses
 /// cannot be reused for other bytes: the same pair of addresses means the same name and value.
 /// A hit costs a retain instead of a String made, validated and (for regular fields) legalized by
-/// HTTPTypes — ~5% of a small h2 request.
+/// HTTPTypes: ~3% more 100-byte h2 requests a second (median of 8 alternating pairs).
 ///
 /// Bounded: `capacity` entries (replaced in turn), values of up to `maxValueBytes` only. Confined to
 /// the connection's loop, as nghttp2's buffers are.
@@ -65,6 +65,10 @@ final class HTTP2FieldCache {
         nghttp2_rcbuf_incref(key.name)
         nghttp2_rcbuf_incref(key.value)
         if keys.count < Self.capacity {
+            if keys.isEmpty {
+                keys.reserveCapacity(Self.capacity)
+                decoded.reserveCapacity(Self.capacity)
+            }
             keys.append(key)
             decoded.append(field)
             expected = keys.count
