@@ -147,12 +147,12 @@ public struct Router: Sendable {
     func match(method: HTTPRequest.Method, path: Substring) -> Match {
         var pathMatched = false
         for index in candidates(path) {
-            let route = routes[index]
+            // Fields read in place: a copy of the whole route retained its three arrays and closure.
             // The method first: it is cheaper than binding the path (static files' HEAD route sits
             // before their GET route, and is passed over by every GET).
-            let methodFits = route.methods.contains(method) || (method == .head && route.methods.contains(.get))
-            guard let parameters = Self.bind(route.pattern, path, capturing: methodFits) else { continue }
-            if methodFits { return .found(route.handler, parameters: parameters) }
+            let methodFits = routes[index].methods.contains(method) || (method == .head && routes[index].methods.contains(.get))
+            guard let parameters = Self.bind(routes[index].pattern, path, capturing: methodFits) else { continue }
+            if methodFits { return .found(routes[index].handler, parameters: parameters) }
             pathMatched = true
         }
         // The methods are gathered only for a 405: a route passed over on the way to the one that

@@ -119,20 +119,24 @@ struct StaticFiles: Sendable {
     /// backslash or NUL, no segment starting with `.`, no empty segment. Most paths are like that,
     /// and they are their own answer (the general way copied them twice and validated the copy).
     static func plainRelativePath(_ urlPath: Substring) -> String? {
-        let utf8 = urlPath.utf8
-        guard utf8.first == UInt8(ascii: "/") else { return nil }
+        // Scanned as contiguous bytes where the path has them (a native String's always does).
+        let plain = urlPath.utf8.withContiguousStorageIfAvailable { isPlain($0) } ?? isPlain(urlPath.utf8)
+        return plain ? String(urlPath.dropFirst()) : nil
+    }
+
+    private static func isPlain(_ utf8: some Collection<UInt8>) -> Bool {
+        guard utf8.first == UInt8(ascii: "/") else { return false }
         var previous = UInt8(ascii: "/")
         for byte in utf8.dropFirst() {
             switch byte {
-            case UInt8(ascii: "%"), UInt8(ascii: "\\"), 0: return nil
+            case UInt8(ascii: "%"), UInt8(ascii: "\\"), 0: return false
             case UInt8(ascii: "."), UInt8(ascii: "/"):
-                if previous == UInt8(ascii: "/") { return nil }  // a dot segment's start, an empty segment
+                if previous == UInt8(ascii: "/") { return false }  // a dot segment's start, an empty segment
                 previous = byte
             default: previous = byte
             }
         }
-        if previous == UInt8(ascii: "/") && utf8.count > 1 { return nil }  // a trailing slash
-        return String(urlPath.dropFirst())
+        return !(previous == UInt8(ascii: "/") && utf8.count > 1)  // not a trailing slash
     }
 
     /// The path relative to the folder, percent-decoded: NUL and backslashes refused, `.` and `..`
