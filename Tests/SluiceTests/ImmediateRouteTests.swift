@@ -73,6 +73,10 @@ import Testing
         router.immediate([.get], "/empty") { _ in Response(status: .noContent) }
         router.immediate([.get], "/zero") { _ in Response() }
         router.immediate([.get], "/cancelled") { _ in throw CancellationError() }
+        // A head of several KiB: its fields laid out for nghttp2 in one scratch buffer all the same.
+        router.immediate([.get], "/large-head") { _ in
+            Response(headers: [HTTPField.Name("x-large")!: String(repeating: "v", count: 3000), .contentType: "text/plain"], body: Array("ok".utf8))
+        }
         router.immediate([.get], "/fields") { request in
             let fields = request.head.headerFields
             let echo = [request.method.rawValue, request.head.authority ?? "-", request.head.path ?? "-",
@@ -124,6 +128,10 @@ import Testing
                 #expect(!frames.stdout.contains("recv DATA frame"), "\(path): \(frames.stdout)")
             }
             #expect(try await run("/usr/bin/nghttp", ["-v", "\(server.base)/zero"]).stdout.contains("content-length: 0"))
+
+            let large = String(decoding: try await curl([h2, "-D", "-", "\(server.base)/large-head"]).stdout, as: UTF8.self)
+            #expect(large.contains("x-large: " + String(repeating: "v", count: 3000) + "\r\n") && large.hasSuffix("\r\n\r\nok"),
+                    "\(large.prefix(300))")
 
             // A handler that throws a cancellation answers nothing: the stream is reset, the connection goes on.
             let cancelled = try await run("/usr/bin/nghttp", ["-v", "\(server.base)/cancelled", "\(server.base)/bytes"])
