@@ -75,6 +75,21 @@ import Testing
         #expect(Router.segments(of: Substring(path)).map(String.init) == expected)
     }
 
+    /// Literal segments match byte for byte, first segment and later ones alike: a canonically
+    /// equivalent spelling (é precomposed against e + combining acute) is another path, as it is on disk.
+    @Test func literalSegmentsMatchByteForByte() {
+        var router = Router()
+        router.get("/caf\u{E9}/menu") { _ in Response() }
+        router.get("/x/caf\u{E9}") { _ in Response() }
+        func found(_ path: String) -> Bool {
+            if case .found = router.match(method: .get, path: Substring(path)) { return true }
+            return false
+        }
+        #expect(found("/caf\u{E9}/menu") && found("/x/caf\u{E9}"))
+        #expect(!found("/cafe\u{301}/menu"))
+        #expect(!found("/x/cafe\u{301}"))
+    }
+
     @Test func pathStopsAtTheQuery() {
         let request = Request(head: HTTPRequest(method: .get, scheme: "http", authority: "t", path: "/é/x?q=1?2"))
         #expect(request.path == "/é/x")

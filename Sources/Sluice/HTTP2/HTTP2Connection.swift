@@ -460,7 +460,7 @@ final class HTTP2Connection: ServerConnection, DeferredWriter {
         let code = response.head.status.code  // parsed from its text at each ask
         var head = HandlerRunner.framedHead(response, code: code)
         context.decorate?(&head.headerFields)
-        let bodyless = isHead || code == 204 || code == 304 || response.body.isEmpty
+        let bodyless = HTTP2ResponseSink.isBodyless(status: code, isHeadRequest: isHead) || response.body.isEmpty
         if !bodyless { stream.wholeBody = response.body }
         if submitResponse(stream.id, head, endsStream: bodyless) != 0 { resetInCallback(stream.id, NGHTTP2_INTERNAL_ERROR) }
     }

@@ -37,21 +37,11 @@ final class HTTP2FieldCache {
     private var keys: [Key] = []
     private var decoded: [Decoded] = []
     private var nextVictim = 0
-    /// Where the next field is looked for first: after the last one found.
-    private var expected = 0
 
     /// The decoded field for nghttp2's `name` and `value` buffers.
     func decode(name: OpaquePointer, value: OpaquePointer) -> Decoded {
         let key = Key(name: name, value: value)
-        // A client sends its fields in the same order each request: look after the last hit first.
-        if expected < keys.count && keys[expected] == key {
-            expected += 1
-            return decoded[expected - 1]
-        }
-        if let index = keys.firstIndex(of: key) {
-            expected = index + 1
-            return decoded[index]
-        }
+        if let index = keys.firstIndex(of: key) { return decoded[index] }
         let nameBytes = Self.bytes(name)
         let valueBytes = Self.bytes(value)
         let field = Self.decode(name: nameBytes, value: valueBytes)
@@ -71,14 +61,12 @@ final class HTTP2FieldCache {
             }
             keys.append(key)
             decoded.append(field)
-            expected = keys.count
             return
         }
         Self.release(keys[nextVictim])
         keys[nextVictim] = key
         decoded[nextVictim] = field
         nextVictim = (nextVictim + 1) % Self.capacity
-        expected = nextVictim
     }
 
     /// Lets go of every buffer held (before the session that made them goes).
@@ -87,7 +75,6 @@ final class HTTP2FieldCache {
         keys = []
         decoded = []
         nextVictim = 0
-        expected = 0
     }
 
     deinit { removeAll() }

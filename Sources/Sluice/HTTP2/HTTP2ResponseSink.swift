@@ -46,8 +46,13 @@ final class HTTP2ResponseSink: ImmediateSink, @unchecked Sendable {
         decorate?(&head.headerFields)
         sent = true
         pendingHead = head
-        bodyless = isHeadRequest || head.status.code == 204 || head.status.code == 304
+        bodyless = Self.isBodyless(status: head.status.code, isHeadRequest: isHeadRequest)
         return bodyless
+    }
+
+    /// Whether a response ends with its head: it answers HEAD, or its status (204, 304) has no body.
+    static func isBodyless(status code: Int, isHeadRequest: Bool) -> Bool {
+        isHeadRequest || code == 204 || code == 304
     }
 
     /// The head to submit, once; and whether it ends the stream by itself. Loop side.

@@ -39,14 +39,9 @@ public struct Request: Sendable {
     /// The path without the query, still percent-encoded.
     public var path: Substring {
         let full = head.path ?? "/"
-        // Searched as contiguous bytes: `firstIndex(of: Character)` walks grapheme clusters (~3% of a
-        // small request), the UTF-8 view's own index by index (~1%). A UTF-8 index of an ASCII byte
-        // is a valid String index.
-        let utf8 = full.utf8
-        let query = utf8.withContiguousStorageIfAvailable { $0.firstIndex(of: UInt8(ascii: "?")) }
-            .map { $0.map { utf8.index(utf8.startIndex, offsetBy: $0) } }
-            ?? utf8.firstIndex(of: UInt8(ascii: "?"))
-        return full[..<(query ?? full.endIndex)]
+        // Searched as bytes: `firstIndex(of: Character)` walks grapheme clusters (~3% of a small
+        // request). A UTF-8 index of an ASCII byte is a valid String index.
+        return full[..<(full.utf8.firstIndex(of: UInt8(ascii: "?")) ?? full.endIndex)]
     }
 
     /// Query parameters, percent-decoded; the last value wins for a repeated name.

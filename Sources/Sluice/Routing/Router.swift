@@ -201,15 +201,13 @@ public struct Router: Sendable {
         var parameters: [String: String] = [:]
         var segments = PathSegments(path)
         for segment in pattern {
-            if case .rest = segment { return parameters }
-            guard let part = segments.next() else { return nil }
             switch segment {
             case .rest:
                 return parameters
             case .literal(let text):
-                guard part.utf8.elementsEqual(text.utf8) else { return nil }
+                guard let part = segments.next(), part.utf8.elementsEqual(text.utf8) else { return nil }
             case .parameter(let name):
-                guard let value = PercentDecoding.decode(part) else { return nil }
+                guard let part = segments.next(), let value = PercentDecoding.decode(part) else { return nil }
                 if capturing { parameters[name] = value }
             }
         }
