@@ -27,7 +27,9 @@ final class HTTP2Connection: ServerConnection, DeferredWriter {
     private let settings: HTTP2Settings
     private var bev: OpaquePointer?
     private var session: OpaquePointer?
-    private var streams: [Int32: HTTP2Stream] = [:]
+    /// Loop-confined, as everything here; unchecked by the runtime's exclusivity checks, which each
+    /// request's callbacks paid for several times.
+    @exclusivity(unchecked) private var streams: [Int32: HTTP2Stream] = [:]
     private var state = State.open
     private var shuttingDown = false
     private var lastClientStreamID: Int32 = 0
@@ -398,7 +400,8 @@ final class HTTP2Connection: ServerConnection, DeferredWriter {
         var head = HTTPRequest(
             method: method, scheme: stream.scheme ?? scheme, authority: stream.authority, path: stream.path,
             headerFields: stream.fields)
-        head.extendedConnectProtocol = stream.connectProtocol
+        // Set only when there is one: the setter costs even for nil.
+        if let name = stream.connectProtocol { head.extendedConnectProtocol = name }
         let bodyStream: InboundBody
         if hasBody {
             let loop = self.loop
@@ -458,11 +461,21 @@ final class HTTP2Connection: ServerConnection, DeferredWriter {
     /// (they were 6 of a 100-byte h2 request's 16 allocations).
     private func respondWhole(_ stream: HTTP2Stream, _ response: Response, isHead: Bool) {
         let code = response.head.status.code  // parsed from its text at each ask
-        var head = HandlerRunner.framedHead(response, code: code)
-        context.decorate?(&head.headerFields)
         let bodyless = HTTP2ResponseSink.isBodyless(status: code, isHeadRequest: isHead) || response.body.isEmpty
         if !bodyless { stream.wholeBody = response.body }
-        if submitResponse(stream.id, head, endsStream: bodyless) != 0 { resetInCallback(stream.id, NGHTTP2_INTERNAL_ERROR) }
+        let submitted: Int32
+        if let encoded = response.encodedFields, encoded.standsAlone(decorated: context.decorate != nil), (100...999).contains(code),
+           let session {
+            let id = stream.id
+            submitted = HTTP2HeaderBlock.withNameValues(status: code, encoded: encoded, appending: context.serverFields.currentEncoded) {
+                Self.submitResponse(session, id, $0, $1, endsStream: bodyless)
+            }
+        } else {
+            var head = HandlerRunner.framedHead(response, code: code)
+            context.decorate?(&head.headerFields)
+            submitted = submitResponse(stream.id, head, endsStream: bodyless)
+        }
+        if submitted != 0 { resetInCallback(stream.id, NGHTTP2_INTERNAL_ERROR) }
     }
 
     /// A stream reset from inside one of nghttp2's callbacks: submitted only, since the session must
@@ -477,17 +490,23 @@ final class HTTP2Connection: ServerConnection, DeferredWriter {
         guard let session else { return -1 }
         return HTTP2HeaderBlock.withNameValues(
             status: head.pseudoHeaderFields.status, fields: head.headerFields, appending: context.serverFields.current
-        ) { nva, count in
-            if endsStream {
-                return nghttp2_submit_response(session, id, nva, count, nil)
-            }
-            var provider = nghttp2_data_provider(
-                source: nghttp2_data_source(ptr: nil),
-                read_callback: { _, id, buffer, length, flags, _, user in
-                    HTTP2Connection.inCall(user) { $0.readBody(id, buffer!, length, flags!) }
-                })
-            return nghttp2_submit_response(session, id, nva, count, &provider)
+        ) { Self.submitResponse(session, id, $0, $1, endsStream: endsStream) }
+    }
+
+    /// Submits a response head given as nghttp2's name/value pairs. Static, so that the closures that
+    /// call it capture no connection (whose weak references make each retain take the slow path).
+    private static func submitResponse(
+        _ session: OpaquePointer, _ id: Int32, _ nva: UnsafePointer<nghttp2_nv>, _ count: Int, endsStream: Bool
+    ) -> Int32 {
+        if endsStream {
+            return nghttp2_submit_response(session, id, nva, count, nil)
         }
+        var provider = nghttp2_data_provider(
+            source: nghttp2_data_source(ptr: nil),
+            read_callback: { _, id, buffer, length, flags, _, user in
+                HTTP2Connection.inCall(user) { $0.readBody(id, buffer!, length, flags!) }
+            })
+        return nghttp2_submit_response(session, id, nva, count, &provider)
     }
 
     /// Submits a waiting head, resumes a deferred body or resets an aborted stream, then pumps unless

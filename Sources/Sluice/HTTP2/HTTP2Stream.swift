@@ -13,7 +13,9 @@ final class HTTP2Stream {
     var path: String?
     /// `:protocol` of an extended CONNECT (RFC 8441), e.g. `websocket`.
     var connectProtocol: String?
-    var fields = HTTPFields()
+    /// Appended to once per field on the connection's loop: unchecked by the runtime's exclusivity
+    /// checks (each append paid for one).
+    @exclusivity(unchecked) var fields = HTTPFields()
     /// The request body on its way to the handler; `nil` once complete (or if there is none).
     var inbound: InboundBody?
     /// Body bytes received so far, against the body limit.

@@ -7,11 +7,16 @@ import SluiceCore
 /// router.get("/health") { _ in Response(text: "ok\n") }
 /// ```
 public struct Response: Sendable {
-    public var head: HTTPResponse
+    public var head: HTTPResponse {
+        didSet { encodedFields = nil }
+    }
     public var body: [UInt8]
     /// A range of a file sent after `body` without being read into memory here (`sendfile` or one
     /// `pread` per HTTP/2 DATA frame); counted in the default Content-Length.
     public var file: FileRegion?
+    /// The head's fields already laid out as bytes, when whoever made the response keeps them so
+    /// (``EncodedFields``); dropped whenever `head` is set.
+    var encodedFields: EncodedFields?
 
     public init(status: HTTPResponse.Status = .ok, headers: HTTPFields = [:], body: [UInt8] = []) {
         head = Self.head(status, headers)
@@ -28,6 +33,14 @@ public struct Response: Sendable {
         var head = okHead
         head.headerFields = headers
         return head
+    }
+
+    /// A response whose fields `encoded` was made from, so that it is sent without reading them again.
+    init(headers: HTTPFields, encoded: EncodedFields, body: [UInt8] = [], file: FileRegion? = nil) {
+        head = Self.head(.ok, headers)
+        self.body = body
+        self.file = file
+        encodedFields = encoded
     }
 
     /// A file (or a range of one) as the body.

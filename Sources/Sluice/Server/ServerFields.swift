@@ -10,20 +10,32 @@ import Glibc
 /// The encoders append them after a head's own fields, in place of the head's own Date or Server.
 final class ServerFields: Sendable {
     private let serverName: String?
-    private let cache = Locked<(second: Int, fields: [HTTPField])>((-1, []))
+    private let cache = Locked(Cached(second: -1, fields: [], encoded: EncodedFields(HTTPFields())))
+
+    /// This second's fields, as fields and as bytes.
+    private struct Cached {
+        var second: Int
+        var fields: [HTTPField]
+        var encoded: EncodedFields
+    }
 
     init(serverName: String?) {
         self.serverName = serverName
     }
 
-    var current: [HTTPField] {
+    var current: [HTTPField] { now.fields }
+
+    /// The same fields laid out as bytes (``EncodedFields``), for HTTP/2's header block.
+    var currentEncoded: EncodedFields { now.encoded }
+
+    private var now: Cached {
         let t = time(nil)
         return cache.withLock { cached in
-            if cached.second == t { return cached.fields }
+            if cached.second == t { return cached }
             var fields = [HTTPField(name: .date, value: Self.imfFixdate(t))]
             if let serverName { fields.append(HTTPField(name: .server, value: serverName)) }
-            cached = (t, fields)
-            return fields
+            cached = Cached(second: t, fields: fields, encoded: EncodedFields(HTTPFields(fields)))
+            return cached
         }
     }
 

@@ -43,7 +43,9 @@ struct StaticFiles: Sendable {
         /// cache keeps a larger settled file (``FileRegion/inMemory``).
         var region: FileRegion
         /// Content-Type (from the name: `index.html` for a folder) and Content-Length.
-        var fields: HTTPFields
+        private(set) var fields: HTTPFields
+        /// `fields` as bytes, made once for every response that serves this file.
+        private(set) var encodedFields: EncodedFields
         /// The bytes of a small settled file the cache keeps (see ``OpenFileCache``), sent as a body.
         var contents: [UInt8]?
         var size: Int { region.count }
@@ -60,6 +62,7 @@ struct StaticFiles: Sendable {
         init(region: FileRegion, name: some StringProtocol) {
             self.region = region
             fields = [.contentType: StaticFiles.contentType(for: name), .contentLength: String(region.count)]
+            encodedFields = EncodedFields(fields)
         }
 
         /// The same file at its current length (the fields are copied only when that changed).
@@ -69,6 +72,7 @@ struct StaticFiles: Sendable {
                 file.region = region.resized(to: count)
                 file.contents = nil
                 file.fields[.contentLength] = String(count)
+                file.encodedFields = EncodedFields(file.fields)
             }
             return file
         }
@@ -77,13 +81,14 @@ struct StaticFiles: Sendable {
     /// GET: the file as the body.
     func get(_ request: Request) throws -> Response {
         let file = try open(request.path, receivedAt: request.receivedAt)
-        if let contents = file.contents { return Response(headers: file.fields, body: contents) }
-        return Response(headers: file.fields, file: file.region)
+        if let contents = file.contents { return Response(headers: file.fields, encoded: file.encodedFields, body: contents) }
+        return Response(headers: file.fields, encoded: file.encodedFields, file: file.region)
     }
 
     /// HEAD: the fields a GET would send (its length included), and no body.
     func head(_ request: Request) throws -> Response {
-        Response(headers: try open(request.path, receivedAt: request.receivedAt).fields)
+        let file = try open(request.path, receivedAt: request.receivedAt)
+        return Response(headers: file.fields, encoded: file.encodedFields)
     }
 
     /// Opens the file for a URL path as it was on disk at `receivedAt` or later, or throws the
