@@ -216,7 +216,7 @@ final class HTTP1Connection: ServerConnection, DeferredWriter {
         } else {
             bodyStream = .empty()
         }
-        var request = Request(head: requestHead, bodyStream: bodyStream, remoteAddress: remoteAddress)
+        var request = Request(head: requestHead, bodyStream: bodyStream, remoteAddress: remoteAddress, received: .now)
         let route = context.route(request)
         if h.isUpgrade, case .webSocket(_, let options) = route.handler,
            case .success = WebSocketRoute.decide(request, options: options) {

@@ -1,4 +1,5 @@
 import HTTPTypes
+import SluiceCore
 
 /// A request as a handler sees it, whatever protocol carried it.
 ///
@@ -21,17 +22,26 @@ public struct Request: Sendable {
     public var parameters: [String: String] = [:]
     /// When the server had read the request's head: taken after the read, once for all the requests
     /// one read brought. Whatever the client did before sending the request happened before it.
-    public var receivedAt: ContinuousClock.Instant
+    public var receivedAt: ContinuousClock.Instant {
+        get { received.instant }
+        set { received = Moment(newValue) }
+    }
+    /// `receivedAt` as stored: a plain value (see ``Moment``), so a Request copies like any struct.
+    var received: Moment
 
     public init(
         head: HTTPRequest, body: [UInt8] = [], bodyStream: InboundBody = .empty(), remoteAddress: String = "",
         receivedAt: ContinuousClock.Instant = .now
     ) {
+        self.init(head: head, body: body, bodyStream: bodyStream, remoteAddress: remoteAddress, received: Moment(receivedAt))
+    }
+
+    init(head: HTTPRequest, body: [UInt8] = [], bodyStream: InboundBody = .empty(), remoteAddress: String = "", received: Moment) {
         self.head = head
         self.body = body
         self.bodyStream = bodyStream
         self.remoteAddress = remoteAddress
-        self.receivedAt = receivedAt
+        self.received = received
     }
 
     public var method: HTTPRequest.Method { head.method }

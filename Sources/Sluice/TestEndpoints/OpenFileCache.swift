@@ -39,7 +39,15 @@ final class OpenFileCache: Sendable {
         var inode: UInt64
         var stamp: FileStamp
         /// When the last check (open or stat) that found this file began.
-        var checkedAt: ContinuousClock.Instant
+        var checkedAt: Moment
+    }
+
+    /// What a lookup finds under the lock.
+    private enum Found {
+        /// Checked after the request arrived: this is the file to serve.
+        case fresh(StaticFiles.OpenFile)
+        /// To be checked again.
+        case stale(Entry)
     }
 
     /// The entries and the bytes they keep in memory, changed together.
@@ -85,10 +93,21 @@ final class OpenFileCache: Sendable {
     /// The cached file at `relativePath` under `folder` as it was when a request received at
     /// `receivedAt` arrived, or later; nil when the path no longer names it (the stale entry is
     /// dropped) or was never cached.
-    func lookup(_ relativePath: String, under folder: Int32, receivedAt: ContinuousClock.Instant) -> StaticFiles.OpenFile? {
-        guard let entry = entries.withLock({ $0.byPath[relativePath] }) else { return nil }
-        if entry.checkedAt >= receivedAt { return entry.file }
-        let checkedAt = ContinuousClock.now
+    func lookup(_ relativePath: String, under folder: Int32, receivedAt: Moment) -> StaticFiles.OpenFile? {
+        // A file checked since the request arrived (most lookups) is taken out under the lock, read in
+        // place: copying the whole entry out and the file out of it cost a dozen retains and releases.
+        let found = entries.withLock { entries -> Found? in
+            guard let index = entries.byPath.index(forKey: relativePath) else { return nil }
+            if entries.byPath.values[index].checkedAt >= receivedAt { return .fresh(entries.byPath.values[index].file) }
+            return .stale(entries.byPath.values[index])
+        }
+        let entry: Entry
+        switch found {
+        case nil: return nil
+        case .fresh(let file): return file
+        case .stale(let stale): entry = stale
+        }
+        let checkedAt = Moment.now
         var info = stat()
         guard fstatat(folder, relativePath, &info, 0) == 0, (info.st_mode & S_IFMT) == S_IFREG,
               UInt64(info.st_dev) == entry.device, UInt64(info.st_ino) == entry.inode
@@ -144,7 +163,7 @@ final class OpenFileCache: Sendable {
 
     /// Remembers a regular file opened (and fstat'ed as `info`) at `relativePath` by a check that
     /// began at `checkedAt`.
-    func insert(_ file: StaticFiles.OpenFile, info: stat, at relativePath: String, checkedAt: ContinuousClock.Instant) {
+    func insert(_ file: StaticFiles.OpenFile, info: stat, at relativePath: String, checkedAt: Moment) {
         let entry = Entry(file: file, device: UInt64(info.st_dev), inode: UInt64(info.st_ino), stamp: FileStamp(info), checkedAt: checkedAt)
         let budget = contentsBudget
         entries.withLock { entries in

@@ -1,5 +1,6 @@
 import HTTPTypes
 import CSluiceShims
+import SluiceCore
 import SluiceAI
 #if canImport(Glibc)
 import Glibc
@@ -80,24 +81,24 @@ struct StaticFiles: Sendable {
 
     /// GET: the file as the body.
     func get(_ request: Request) throws -> Response {
-        let file = try open(request.path, receivedAt: request.receivedAt)
+        let file = try open(request.path, receivedAt: request.received)
         if let contents = file.contents { return Response(headers: file.fields, encoded: file.encodedFields, body: contents) }
         return Response(headers: file.fields, encoded: file.encodedFields, file: file.region)
     }
 
     /// HEAD: the fields a GET would send (its length included), and no body.
     func head(_ request: Request) throws -> Response {
-        let file = try open(request.path, receivedAt: request.receivedAt)
+        let file = try open(request.path, receivedAt: request.received)
         return Response(headers: file.fields, encoded: file.encodedFields)
     }
 
     /// Opens the file for a URL path as it was on disk at `receivedAt` or later, or throws the
     /// HTTPError to answer with.
-    func open(_ urlPath: Substring, receivedAt: ContinuousClock.Instant = .now) throws -> OpenFile {
+    func open(_ urlPath: Substring, receivedAt: Moment = .now) throws -> OpenFile {
         let path = try Self.plainRelativePath(urlPath) ?? Self.relativePath(decoding: urlPath)
         if let cached = openFiles.lookup(path, under: folder.fd, receivedAt: receivedAt) { return cached }
 
-        let checkedAt = ContinuousClock.now
+        let checkedAt = Moment.now
         let relativePath = path.isEmpty ? "." : path
         var fd = openInside(relativePath)
         var info = stat()
@@ -126,7 +127,8 @@ struct StaticFiles: Sendable {
     static func plainRelativePath(_ urlPath: Substring) -> String? {
         // Scanned as contiguous bytes where the path has them (a native String's always does).
         let plain = urlPath.utf8.withContiguousStorageIfAvailable { isPlain($0) } ?? isPlain(urlPath.utf8)
-        return plain ? String(urlPath.dropFirst()) : nil
+        // After the leading "/", by its UTF-8 index: `dropFirst()` walked a Character.
+        return plain ? String(urlPath[urlPath.utf8.index(after: urlPath.startIndex)...]) : nil
     }
 
     private static func isPlain(_ utf8: some Collection<UInt8>) -> Bool {

@@ -16,7 +16,8 @@ import Glibc
 /// lock.withLock { counter += 1 }
 /// ```
 public struct Lock: @unchecked Sendable {
-    private final class Storage: ManagedBuffer<Void, pthread_mutex_t> {
+    @usableFromInline
+    final class Storage: ManagedBuffer<Void, pthread_mutex_t> {
         deinit {
             withUnsafeMutablePointerToElements { mutex in
                 pthread_mutex_destroy(mutex)
@@ -25,7 +26,8 @@ public struct Lock: @unchecked Sendable {
         }
     }
 
-    private let storage: Storage
+    @usableFromInline
+    let storage: Storage
 
     public init() {
         let buffer = Storage.create(minimumCapacity: 1) { buffer in
@@ -37,7 +39,10 @@ public struct Lock: @unchecked Sendable {
         storage = unsafeDowncast(buffer, to: Storage.self)
     }
 
-    @inline(__always)
+    // Inlinable, so that other modules' calls are specialized for their value and result: through
+    // the generic entry point every copy in and out went through value witnesses (a static file's
+    // cache lookup spent more there than in its dictionary).
+    @inlinable @inline(__always)
     public func withLock<T>(_ body: () throws -> T) rethrows -> T {
         try storage.withUnsafeMutablePointerToElements { mutex in
             pthread_mutex_lock(mutex)
@@ -61,7 +66,8 @@ public struct Lock: @unchecked Sendable {
 /// hits.withLock { $0 += 1 }
 /// ```
 public struct Locked<Value>: @unchecked Sendable {
-    private final class Storage: ManagedBuffer<Value, pthread_mutex_t> {
+    @usableFromInline
+    final class Storage: ManagedBuffer<Value, pthread_mutex_t> {
         deinit {
             withUnsafeMutablePointers { _, mutex in
                 pthread_mutex_destroy(mutex)
@@ -70,7 +76,8 @@ public struct Locked<Value>: @unchecked Sendable {
         }
     }
 
-    private let storage: Storage
+    @usableFromInline
+    let storage: Storage
 
     public init(_ value: Value) {
         let buffer = Storage.create(minimumCapacity: 1) { buffer in
@@ -83,7 +90,8 @@ public struct Locked<Value>: @unchecked Sendable {
         storage = unsafeDowncast(buffer, to: Storage.self)
     }
 
-    @inline(__always)
+    // Inlinable for the same reason as `Lock.withLock`.
+    @inlinable @inline(__always)
     public func withLock<T>(_ body: (inout Value) throws -> T) rethrows -> T {
         try storage.withUnsafeMutablePointers { value, mutex in
             pthread_mutex_lock(mutex)
