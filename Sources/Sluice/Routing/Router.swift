@@ -198,7 +198,7 @@ public struct Router: Sendable {
     /// The parameters `pattern` binds in `path` (decoded only when `capturing`), or nil when it does
     /// not fit. Walks the path's segments as it goes: an array of them was an allocation per request.
     private static func bind(_ pattern: [Segment], _ path: Substring, capturing: Bool) -> [String: String]? {
-        var parameters: [String: String] = [:]
+        var parameters = [String: String]()
         var segments = PathSegments(path)
         for segment in pattern {
             switch segment {
@@ -232,7 +232,7 @@ struct PathSegments: Sequence, IteratorProtocol {
         guard position != utf8.endIndex else { return nil }
         let start = position
         while position != utf8.endIndex && utf8[position] != UInt8(ascii: "/") { position = utf8.index(after: position) }
-        return path[start..<position]
+        return Substring(utf8[start..<position])  // cut as bytes: no scalar-alignment check
     }
 }
 
