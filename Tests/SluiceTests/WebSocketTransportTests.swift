@@ -83,7 +83,9 @@ import Testing
             flaky.connect()
             let flakyEvents = await Self.collect(flaky) { $0.last == .closed }
             #expect(Self.messages(flakyEvents) == [.text("attempt 1"), .text("attempt 2"), .text("attempt 3")])
-            #expect(flakyEvents.filter { if case .reconnecting = $0 { true } else { false } }.count == 2)
+            // Seen once with 3 reconnections for these 3 messages, in a full parallel run: the events
+            // say which attempt failed, and how, should it happen again.
+            #expect(flakyEvents.filter { if case .reconnecting = $0 { true } else { false } }.count == 2, "\(flakyEvents)")
             #expect(flakyEvents.suffix(2) == [.done, .closed])
         }
     }
