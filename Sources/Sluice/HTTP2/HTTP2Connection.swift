@@ -28,8 +28,8 @@ final class HTTP2Connection: ServerConnection, DeferredWriter {
     private var bev: OpaquePointer?
     private var session: OpaquePointer?
     /// Loop-confined, as everything here; unchecked by the runtime's exclusivity checks, which each
-    /// request's callbacks paid for several times.
-    @exclusivity(unchecked) private var streams: [Int32: HTTP2Stream] = [:]
+    /// request's callbacks paid for several times. A stream is found by id with `stream(_:)`.
+    @exclusivity(unchecked) private var streams = HTTP2StreamTable()
     private var state = State.open
     private var shuttingDown = false
     private var lastClientStreamID: Int32 = 0
@@ -62,7 +62,7 @@ final class HTTP2Connection: ServerConnection, DeferredWriter {
 
     /// Bytes queued for one stream and not yet handed to nghttp2 (for tests and metrics).
     func pendingBytes(stream id: Int32) -> Int? {
-        guard let stream = streams[id] else { return nil }
+        guard let stream = stream(id) else { return nil }
         if let body = stream.wholeBody { return body.count - stream.wholeBodySent }
         return stream.sink?.pendingBytes
     }
@@ -276,7 +276,7 @@ final class HTTP2Connection: ServerConnection, DeferredWriter {
         // RFC 9113 §5.1.1: a new stream's id must exceed every id the client used before. nghttp2
         // ignores a HEADERS frame that goes backwards; the RFC wants a connection error.
         if header.type == UInt8(NGHTTP2_HEADERS.rawValue), header.stream_id % 2 == 1,
-           header.stream_id <= lastClientStreamID, streams[header.stream_id] == nil, let session {
+           header.stream_id <= lastClientStreamID, stream(header.stream_id) == nil, let session {
             nghttp2_session_terminate_session(session, NGHTTP2_PROTOCOL_ERROR.rawValue)
         }
         return 0
@@ -286,7 +286,7 @@ final class HTTP2Connection: ServerConnection, DeferredWriter {
         let hd = frame.pointee.hd
         guard hd.type == UInt8(NGHTTP2_HEADERS.rawValue), frame.pointee.headers.cat == NGHTTP2_HCAT_REQUEST else { return 0 }
         let stream = HTTP2Stream(id: hd.stream_id)
-        streams[hd.stream_id] = stream
+        streams.add(stream)
         // Unretained: `streams` owns it until nghttp2 closes the stream, and nghttp2 hands the pointer
         // out only while its stream is open (see `stream(_:)`).
         if let session { nghttp2_session_set_stream_user_data(session, hd.stream_id, Unmanaged.passUnretained(stream).toOpaque()) }
@@ -368,7 +368,8 @@ final class HTTP2Connection: ServerConnection, DeferredWriter {
     }
 
     private func streamClosed(_ id: Int32, _ code: UInt32) -> Int32 {
-        guard let stream = streams.removeValue(forKey: id) else { return 0 }
+        guard let stream = stream(id) else { return 0 }
+        streams.remove(stream)
         if let session { nghttp2_session_set_stream_user_data(session, id, nil) }
         let reason = code == 0 ? "stream closed" : "stream reset (\(code))"
         stream.inbound?.fail(OutboundClosedError(reason: reason))
@@ -382,8 +383,9 @@ final class HTTP2Connection: ServerConnection, DeferredWriter {
         return 0
     }
 
-    /// The open stream `id`, for nghttp2's callbacks: from the pointer kept with nghttp2's own stream
-    /// (its table lookup is cheaper than hashing into `streams`, and a request's callbacks ask ~12 times).
+    /// The open stream `id`: from the pointer kept with nghttp2's own stream, set at its first HEADERS
+    /// frame and cleared when it closes (nghttp2's table is the one lookup by id; a request's
+    /// callbacks ask ~12 times).
     private func stream(_ id: Int32) -> HTTP2Stream? {
         guard let session, let pointer = nghttp2_session_get_stream_user_data(session, id) else { return nil }
         return Unmanaged<HTTP2Stream>.fromOpaque(pointer).takeUnretainedValue()
@@ -391,7 +393,7 @@ final class HTTP2Connection: ServerConnection, DeferredWriter {
 
     /// The handler took `count` body bytes: reopen that much of its stream's window.
     private func bodyConsumed(_ id: Int32, _ count: Int) {
-        guard state == .open, let session, streams[id] != nil else { return }
+        guard state == .open, let session, stream(id) != nil else { return }
         nghttp2_session_consume_stream(session, id, count)
         pump()
     }
@@ -518,7 +520,7 @@ final class HTTP2Connection: ServerConnection, DeferredWriter {
     /// Submits a waiting head, resumes a deferred body or resets an aborted stream, then pumps unless
     /// the caller pumps for a batch. Loop thread.
     private func serviceStream(_ id: Int32, pumping: Bool = true) {
-        guard state == .open, let session, let stream = streams[id], let sink = stream.sink else { return }
+        guard state == .open, let session, let stream = stream(id), let sink = stream.sink else { return }
         if sink.isConnectionAborted {
             nghttp2_session_terminate_session(session, NGHTTP2_INTERNAL_ERROR.rawValue)
             pump()
@@ -717,7 +719,7 @@ final class HTTP2Connection: ServerConnection, DeferredWriter {
         guard state != .closed else { return }
         state = .closed
         timer.cancel()
-        for stream in streams.values {
+        for stream in streams.all {
             stream.sink?.queue.close(reason: reason)
             stream.task?.cancel()
         }

@@ -38,5 +38,8 @@ final class HTTP2Stream {
     /// The DATA frame nghttp2 has sized (and will ask us to write) carries the body's end.
     var frameEndsBody = false
 
+    /// Where the connection's ``HTTP2StreamTable`` keeps it.
+    var tableIndex = 0
+
     init(id: Int32) { self.id = id }
 }
