@@ -81,7 +81,12 @@ public struct Request: Sendable {
 enum PercentDecoding {
     /// `nil` for a malformed escape.
     static func decodeBytes<S: StringProtocol>(_ text: S, plusAsSpace: Bool = false) -> [UInt8]? {
-        let utf8 = Array(text.utf8)
+        decodeBytes(utf8: text.utf8, plusAsSpace: plusAsSpace)
+    }
+
+    /// The same for text given as its UTF-8 bytes.
+    static func decodeBytes(utf8 text: some Collection<UInt8>, plusAsSpace: Bool = false) -> [UInt8]? {
+        let utf8 = Array(text)
         // Most paths have nothing to decode: their bytes are the answer.
         if !utf8.contains(UInt8(ascii: "%")) && !(plusAsSpace && utf8.contains(UInt8(ascii: "+"))) { return utf8 }
         var out: [UInt8] = []
@@ -103,6 +108,10 @@ enum PercentDecoding {
 
     static func decode<S: StringProtocol>(_ text: S, plusAsSpace: Bool = false) -> String? {
         decodeBytes(text, plusAsSpace: plusAsSpace).flatMap { String(validating: $0, as: UTF8.self) }
+    }
+
+    static func decode(bytes: some Collection<UInt8>) -> String? {
+        decodeBytes(utf8: bytes).flatMap { String(validating: $0, as: UTF8.self) }
     }
 
     private static func hex(_ c: UInt8) -> UInt8? {

@@ -24,7 +24,8 @@ final class ServerContext: Sendable {
 
     /// The handler for a request: a route's, or one answering 404, 405 (with `Allow`) or OPTIONS.
     func route(_ request: Request) -> (handler: Router.Handler, parameters: [String: String]) {
-        if request.method == .options {
+        let method = request.method  // read once: each read makes the Method from the head's field
+        if method == .options {
             let allow = request.head.path == "*" ? [] : router.methods(at: request.path)
             if !router.hasExplicitOptions(at: request.path) {
                 let response = optionsResponse(request, allow: allow)
@@ -32,13 +33,13 @@ final class ServerContext: Sendable {
             }
         }
         // RFC 8441: an extended CONNECT for a WebSocket is routed like the HTTP/1.1 GET it replaces.
-        let isWebSocketConnect = request.method == .connect && request.head.extendedConnectProtocol == "websocket"
-        switch router.match(method: isWebSocketConnect ? .get : request.method, path: request.path) {
+        let isWebSocketConnect = method == .connect && request.head.extendedConnectProtocol == "websocket"
+        switch router.match(method: isWebSocketConnect ? .get : method, path: request.path) {
         case .found(let handler, let parameters):
             return (handler, parameters)
         case .methodNotAllowed(let allow):
             let error = HTTPError(
-                .methodNotAllowed, "method \(request.method.rawValue) not allowed",
+                .methodNotAllowed, "method \(method.rawValue) not allowed",
                 headers: [.allow: allow.map(\.rawValue).joined(separator: ", ")])
             return (.immediate({ _ in throw error }), [:])
         case .notFound:
