@@ -23,19 +23,21 @@ final class ServerFields: Sendable {
         self.serverName = serverName
     }
 
-    var current: [HTTPField] { now.fields }
+    var current: [HTTPField] { now { $0.fields } }
 
     /// The same fields laid out as bytes (``EncodedFields``), for HTTP/2's header block.
-    var currentEncoded: EncodedFields { now.encoded }
+    var currentEncoded: EncodedFields { now { $0.encoded } }
 
-    private var now: Cached {
+    /// What `part` takes of this second's fields (only that is copied out of the lock).
+    private func now<T>(_ part: (Cached) -> T) -> T {
         let t = time(nil)
         return cache.withLock { cached in
-            if cached.second == t { return cached }
-            var fields = [HTTPField(name: .date, value: Self.imfFixdate(t))]
-            if let serverName { fields.append(HTTPField(name: .server, value: serverName)) }
-            cached = Cached(second: t, fields: fields, encoded: EncodedFields(HTTPFields(fields)))
-            return cached
+            if cached.second != t {
+                var fields = [HTTPField(name: .date, value: Self.imfFixdate(t))]
+                if let serverName { fields.append(HTTPField(name: .server, value: serverName)) }
+                cached = Cached(second: t, fields: fields, encoded: EncodedFields(HTTPFields(fields)))
+            }
+            return part(cached)
         }
     }
 

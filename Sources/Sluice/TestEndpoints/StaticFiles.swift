@@ -125,13 +125,14 @@ struct StaticFiles: Sendable {
     /// backslash or NUL, no segment starting with `.`, no empty segment. Most paths are like that,
     /// and they are their own answer (the general way copied them twice and validated the copy).
     static func plainRelativePath(_ urlPath: Substring) -> String? {
-        // Scanned as contiguous bytes where the path has them (a native String's always does).
-        let plain = urlPath.utf8.withContiguousStorageIfAvailable { isPlain($0) } ?? isPlain(urlPath.utf8)
-        // After the leading "/", by its UTF-8 index: `dropFirst()` walked a Character.
-        return plain ? String(urlPath[urlPath.utf8.index(after: urlPath.startIndex)...]) : nil
+        // Scanned and copied as the path's contiguous bytes (its UTF-8 view took a generic way in).
+        var path = urlPath
+        return path.withUTF8 { bytes in
+            isPlain(bytes) ? String(decoding: UnsafeBufferPointer(rebasing: bytes.dropFirst()), as: UTF8.self) : nil
+        }
     }
 
-    private static func isPlain(_ utf8: some Collection<UInt8>) -> Bool {
+    private static func isPlain(_ utf8: UnsafeBufferPointer<UInt8>) -> Bool {
         guard utf8.first == UInt8(ascii: "/") else { return false }
         var previous = UInt8(ascii: "/")
         for byte in utf8.dropFirst() {
