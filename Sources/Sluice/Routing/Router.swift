@@ -232,7 +232,8 @@ public struct Router: Sendable {
     }
 }
 
-/// Where the non-empty `/`-separated segments of a path's bytes lie.
+/// Where the non-empty `/`-separated segments of a path's bytes lie. Holds the bytes' pointer: lives
+/// only inside the `withUTF8` call that gave them.
 struct PathSegments: Sequence, IteratorProtocol {
     private let path: UnsafeBufferPointer<UInt8>
     private var position = 0
