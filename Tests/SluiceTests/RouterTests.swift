@@ -110,6 +110,19 @@ import Testing
         #expect(request.query["x"] == "last")
         #expect(request.queryItems.map(\.value) == ["3", "a b", "AB", "", "last"])
     }
+
+    /// The path without its query, and when the request arrived, as given (kept as a Moment inside).
+    @Test func pathAndReceivedAt() {
+        let received = ContinuousClock.now.advanced(by: .seconds(-5))
+        var request = Request(head: HTTPRequest(method: .get, scheme: "http", authority: "t", path: "/é/a?b=c?d"), receivedAt: received)
+        #expect(request.path == "/é/a")
+        #expect(request.receivedAt == received)
+        let later = received.advanced(by: .milliseconds(7))
+        request.receivedAt = later
+        #expect(request.receivedAt == later)
+        request.head.path = "/no-query"
+        #expect(request.path == "/no-query")
+    }
 }
 
 @Suite struct StaticFilesTests {
