@@ -52,6 +52,33 @@ import Testing
         #expect(response.encodedFields == nil)  // the bytes no longer say what the head says
     }
 
+    /// A static file's responses carry its fields as bytes, laid out again when its length changes.
+    @Test func staticFileResponsesCarryTheirFieldsAsBytes() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-encoded-\(UInt32.random(in: 0...UInt32.max))").path
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try Data(repeating: 65, count: 100).write(to: URL(fileURLWithPath: root + "/a.txt"))
+        // Settled at once: its bytes are kept and sent as a body (the other branch sends the region).
+        let kept = try #require(StaticFiles(directory: root, openFiles: OpenFileCache(settledAfter: .zero)))
+        let files = try #require(StaticFiles(directory: root))
+        func request() -> Request { Request(head: HTTPRequest(method: .get, scheme: "http", authority: "t", path: "/a.txt")) }
+        func text(_ encoded: EncodedFields?) -> [String] {
+            guard let encoded else { return [] }
+            return encoded.fields.map {
+                String(decoding: encoded.bytes[$0.nameStart..<$0.nameStart + $0.nameCount], as: UTF8.self) + ": "
+                    + String(decoding: encoded.bytes[$0.valueStart..<$0.valueStart + $0.valueCount], as: UTF8.self)
+            }
+        }
+        let expected = ["content-type: text/plain; charset=utf-8", "content-length: 100"]
+        let fromMemory = try kept.get(request())
+        #expect(!fromMemory.body.isEmpty && text(fromMemory.encodedFields) == expected)
+        let fromRegion = try files.get(request())
+        #expect(fromRegion.file != nil && text(fromRegion.encodedFields) == expected)
+        #expect(text(try files.head(request()).encodedFields) == expected)
+        try Data(repeating: 66, count: 7).write(to: URL(fileURLWithPath: root + "/a.txt"))
+        #expect(text(try files.get(request()).encodedFields) == ["content-type: text/plain; charset=utf-8", "content-length: 7"])
+    }
+
     /// A static file's head over HTTP/2, with and without a CORS policy (which takes the
     /// field-by-field way), and after the file changed length (new fields, laid out again).
     @Test(arguments: [false, true])

@@ -35,7 +35,7 @@ public struct Response: Sendable {
         return head
     }
 
-    /// A response whose fields `encoded` was made from, so that it is sent without reading them again.
+    /// A 200 whose fields `encoded` was made from, so that it is sent without reading them again.
     init(headers: HTTPFields, encoded: EncodedFields, body: [UInt8] = [], file: FileRegion? = nil) {
         head = Self.head(.ok, headers)
         self.body = body

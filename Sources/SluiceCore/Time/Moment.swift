@@ -13,8 +13,6 @@ public struct Moment: Comparable, Hashable, Sendable {
     /// The time since `origin`.
     @usableFromInline let sinceOrigin: Duration
 
-    @inlinable init(sinceOrigin: Duration) { self.sinceOrigin = sinceOrigin }
-
     public init(_ instant: ContinuousClock.Instant) {
         sinceOrigin = Self.origin.duration(to: instant)
     }
