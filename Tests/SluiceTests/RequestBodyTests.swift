@@ -83,7 +83,7 @@ import Testing
             }
         }) { server in
             let answer = try await blocking {
-                let client = try RawClient(port: server.port, timeout: 10)
+                let client = try RawClient(port: server.port)
                 let head = "POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: \(first + rest)\r\n\r\n"
                 try client.send(Array(head.utf8) + [UInt8](repeating: 0x61, count: first))
                 usleep(150_000)  // the server reads the first part and stops at its buffer

@@ -178,7 +178,7 @@ func wsProbe(_ arguments: [String]) async throws -> [String: Any] {
             }
         }) { server in
             try await blocking {
-                let client = try RawClient(port: server.port, timeout: 10)
+                let client = try RawClient(port: server.port)
                 try client.openWebSocket("/full")
                 // Five masked (zero key) text frames "m": one fills the inbox, the next is held.
                 try client.send(Array(repeating: [0x81, 0x81, 0, 0, 0, 0, 0x6D] as [UInt8], count: 5).flatMap { $0 })
