@@ -468,7 +468,7 @@ final class HTTP2Connection: ServerConnection, DeferredWriter {
     /// the stream until nghttp2 pulls it: a small response needs no sink, queue, lock or service job
     /// (they were 6 of a 100-byte h2 request's 16 allocations).
     private func respondWhole(_ stream: HTTP2Stream, _ response: Response, isHead: Bool) {
-        let code = response.head.status.code  // parsed from its text at each ask
+        let code = response.statusCode
         let bodyless = HTTP2ResponseSink.isBodyless(status: code, isHeadRequest: isHead) || response.body.isEmpty
         if !bodyless { stream.wholeBody = response.body }
         let submitted: Int32

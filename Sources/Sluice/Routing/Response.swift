@@ -18,6 +18,16 @@ public struct Response: Sendable {
     /// (``EncodedFields``); dropped whenever `head` is set.
     var encodedFields: EncodedFields?
 
+    /// The status code, not parsed again from the head's text when the response carries encoded
+    /// fields: only a 200 head is made with them, and setting the head drops them.
+    var statusCode: Int {
+        guard encodedFields == nil else {
+            assert(head.status.code == 200)
+            return 200
+        }
+        return head.status.code
+    }
+
     public init(status: HTTPResponse.Status = .ok, headers: HTTPFields = [:], body: [UInt8] = []) {
         head = Self.head(status, headers)
         self.body = body

@@ -44,8 +44,8 @@ final class OpenFileCache: Sendable {
 
     /// What a lookup finds under the lock.
     private enum Found {
-        /// Checked after the request arrived: this is the file to serve.
-        case fresh(StaticFiles.OpenFile)
+        /// Checked (at the moment given) after the request arrived: this is the file to serve.
+        case fresh(StaticFiles.OpenFile, Moment)
         /// To be checked again.
         case stale(Entry)
     }
@@ -78,6 +78,12 @@ final class OpenFileCache: Sendable {
     /// How many bytes of files the cache keeps in memory at most, all entries together.
     let contentsBudget: Int
     private let entries = Locked(Entries())
+    /// This cache's key in each thread's ``FreshLookupMemo``: unique for the process's life.
+    private let serial: UInt64 = OpenFileCache.serials.withLock { serial in
+        serial += 1
+        return serial
+    }
+    private static let serials = Locked<UInt64>(0)
 
     /// Files up to this size are kept in memory once settled (within `contentsBudget` in all).
     static let contentsLimit = 4 * 1024 * 1024
@@ -94,17 +100,22 @@ final class OpenFileCache: Sendable {
     /// `receivedAt` arrived, or later; nil when the path no longer names it (the stale entry is
     /// dropped) or was never cached.
     func lookup(_ relativePath: String, under folder: Int32, receivedAt: Moment) -> StaticFiles.OpenFile? {
-        // A file checked since the request arrived (most lookups) is taken out under the lock, read in
-        // place: copying the whole entry out and the file out of it cost a dozen retains and releases.
+        let memo = FreshLookupMemo.current
+        if let file = memo.file(relativePath, in: serial, receivedAt: receivedAt) { return file }
+        // A file checked since the request arrived is taken out under the lock, read in place: copying
+        // the whole entry out and the file out of it cost a dozen retains and releases.
         let found = entries.withLock { entries -> Found? in
             guard let index = entries.byPath.index(forKey: relativePath) else { return nil }
-            if entries.byPath.values[index].checkedAt >= receivedAt { return .fresh(entries.byPath.values[index].file) }
+            let checkedAt = entries.byPath.values[index].checkedAt
+            if checkedAt >= receivedAt { return .fresh(entries.byPath.values[index].file, checkedAt) }
             return .stale(entries.byPath.values[index])
         }
         let entry: Entry
         switch found {
         case nil: return nil
-        case .fresh(let file): return file
+        case .fresh(let file, let checkedAt):
+            memo.remember(file, at: relativePath, in: serial, checkedAt: checkedAt)
+            return file
         case .stale(let stale): entry = stale
         }
         let checkedAt = Moment.now
@@ -115,6 +126,7 @@ final class OpenFileCache: Sendable {
             entries.withLock { entries in
                 if entries.byPath[relativePath]?.inode == entry.inode { entries.remove(at: relativePath) }
             }
+            memo.forget(relativePath, in: serial)
             return nil
         }
         let stamp = FileStamp(info)
@@ -124,6 +136,7 @@ final class OpenFileCache: Sendable {
                 current.checkedAt = checkedAt
                 entries.byPath[relativePath] = current
             }
+            memo.remember(entry.file, at: relativePath, in: serial, checkedAt: checkedAt)
             return entry.file
         }
         // Changed in place (this and later requests get the new length, and its fields made once),
@@ -137,6 +150,7 @@ final class OpenFileCache: Sendable {
             current.checkedAt = checkedAt
             entries.store(current, at: relativePath, budget: budget)
         }
+        memo.remember(file, at: relativePath, in: serial, checkedAt: checkedAt)
         return file
     }
 
@@ -172,6 +186,8 @@ final class OpenFileCache: Sendable {
             }
             entries.store(entry, at: relativePath, budget: budget)
         }
+        // This thread's later answers for the path start from this check, never from an older one.
+        FreshLookupMemo.current.remember(file, at: relativePath, in: serial, checkedAt: checkedAt)
     }
 
     /// How many descriptors the cache holds open.
