@@ -405,9 +405,13 @@ final class HTTP2Connection: ServerConnection, DeferredWriter {
         guard let method = stream.method else {
             return resetInCallback(stream.id, NGHTTP2_PROTOCOL_ERROR)
         }
+        // Taken out of the stream, which needs them no more: moved, not retained here and released
+        // again when the stream goes.
+        var fields = HTTPFields()
+        swap(&fields, &stream.fields)
         var head = HTTPRequest(
-            method: method, scheme: stream.scheme ?? scheme, authority: stream.authority, path: stream.path,
-            headerFields: stream.fields)
+            method: method, scheme: stream.scheme.take() ?? scheme, authority: stream.authority.take(), path: stream.path.take(),
+            headerFields: fields)
         // Set only when there is one: the setter costs even for nil.
         if let name = stream.connectProtocol { head.extendedConnectProtocol = name }
         let bodyStream: InboundBody
