@@ -139,4 +139,38 @@ import Testing
         }
         #expect(recorder.log.withLock { $0 } == ["a", "b", "c", "write"])
     }
+    /// A long batch of jobs writes as it goes, every ``EventLoop/jobsPerWrite`` jobs: the first
+    /// subscribers of a fan-out get their event while the loop still serves the others.
+    @Test func aLongBatchWritesEveryFewJobs() async throws {
+        final class Recorder: DeferredWriter, @unchecked Sendable {
+            let name: Int
+            let log: Locked<[String]>
+            init(_ name: Int, _ log: Locked<[String]>) { (self.name, self.log) = (name, log) }
+            func writeQueuedOutput() { log.withLock { $0.append("write \(name)") } }
+        }
+        let loop = EventLoop(index: 0)
+        loop.start()
+        defer { loop.shutdown() }
+        let log = Locked<[String]>([])
+        let per = EventLoop.jobsPerWrite
+        let count = per * 2 + 3
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            loop.execute {
+                for n in 0..<count {
+                    let recorder = Recorder(n, log)
+                    loop.execute {
+                        log.withLock { $0.append("job \(n)") }
+                        loop.writeSoon(recorder)
+                    }
+                }
+                loop.execute { loop.execute { done.resume() } }
+            }
+        }
+        var expected: [String] = []
+        for start in stride(from: 0, to: count, by: per) {
+            let slice = start..<min(start + per, count)
+            expected += slice.map { "job \($0)" } + slice.map { "write \($0)" }
+        }
+        #expect(log.withLock { $0 } == expected)
+    }
 }

