@@ -9,6 +9,8 @@ client library would refuse to misbehave. Prints one JSON object; the Swift test
     h2_probe.py flow PORT SLOW FAST BYTES [MS]  a tiny-window slow stream beside a fast one
     h2_probe.py bodies PORT PATH...       all PATHs at once on one connection: each body's length,
                                           SHA-256 and how its stream ended
+    h2_probe.py idle PORT PATH HOLD_MS    PATH requested; a response still streaming after HOLD_MS is
+                                          cancelled: when GOAWAY came, counted from the stream's end
     h2_probe.py fields PORT PATH COUNT    COUNT requests in turn on one connection, their fields
                                           repeating and churning HPACK's table: which answers did
                                           not echo the fields sent
@@ -323,6 +325,34 @@ def reset(port, path):
     return {"got_data": first is not None, "connection_alive": ping is not None}
 
 
+def idle(port, path, hold):
+    """The idle timeout: GOAWAY only once no stream has been open for the timeout. PATH is requested;
+    if its response has not ended after HOLD seconds it is cancelled (RST_STREAM). Reports whether a
+    GOAWAY came while the stream was open, and how long after the stream's end it came."""
+    peer = Peer(port)
+    peer.send(peer.request(1, path=path))
+    deadline = time.time() + hold
+    goaway_while_open = False
+    ended = None
+    while ended is None:
+        frame = peer.read_frame(deadline)
+        if frame is None:
+            break
+        if isinstance(frame, GoAwayFrame):
+            goaway_while_open = True
+        if frame.stream_id == 1 and "END_STREAM" in getattr(frame, "flags", ()):
+            ended = time.time()
+    if ended is None:
+        peer.send(RstStreamFrame(1, error_code=8))
+        ended = time.time()
+    frame = peer.goaway(10.0) if not goaway_while_open else None
+    after = time.time() - ended
+    peer.close()
+    return {"goaway_while_open": goaway_while_open, "goaway": frame is not None,
+            "code": CODES.get(frame.error_code, frame.error_code) if frame else None,
+            "seconds_after_end": round(after, 3)}
+
+
 def websocket(port, path):
     """RFC 8441: a WebSocket over an extended CONNECT stream; one text message and the close."""
     import os
@@ -489,6 +519,8 @@ if __name__ == "__main__":
         out = flow(port, sys.argv[3], sys.argv[4], int(sys.argv[5]), float(sys.argv[6]) / 1000 if len(sys.argv) > 6 else 0.02)
     elif mode == "bodies":
         out = bodies(port, sys.argv[3:])
+    elif mode == "idle":
+        out = idle(port, sys.argv[3], float(sys.argv[4]) / 1000)
     elif mode == "fields":
         out = fields(port, sys.argv[3], int(sys.argv[4]))
     else:

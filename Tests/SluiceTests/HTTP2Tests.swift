@@ -179,6 +179,24 @@ import Testing
         }
     }
 
+    /// The idle timeout ends a connection with GOAWAY(NO_ERROR) once no stream has been open for that
+    /// long, counted from the last stream's end; never while a stream is open, however quiet.
+    @Test func idleTimeoutCountsFromTheLastStreamsEnd() async throws {
+        try await withServer(configure: { $0.timeouts.idle = .milliseconds(400) }) { server in
+            let short = try await h2Probe(["idle", String(server.port), "/health", "5000"])
+            #expect(short["goaway"] as? Bool == true && short["code"] as? String == "NO_ERROR", "\(short)")
+            let afterShort = try #require(short["seconds_after_end"] as? Double)
+            #expect(afterShort >= 0.35 && afterShort < 3, "\(short)")
+            // A quiet stream held open for 2.5 times the timeout, then cancelled: the timeout anew, from
+            // the cancel (the timer, armed at the start, waits out the rest).
+            let held = try await h2Probe(["idle", String(server.port), "/channels/quiet/sse", "1000"])
+            #expect(held["goaway_while_open"] as? Bool == false, "\(held)")
+            #expect(held["goaway"] as? Bool == true && held["code"] as? String == "NO_ERROR", "\(held)")
+            let afterHeld = try #require(held["seconds_after_end"] as? Double)
+            #expect(afterHeld >= 0.35 && afterHeld < 3, "\(held)")
+        }
+    }
+
     @Test func conformanceTable() async throws {
         try await withServer { server in
             let result = try await h2Probe(["conformance", String(server.port)])

@@ -23,10 +23,11 @@ public final class LoopTimer {
     deinit { event_free(event) }
 
     /// Fires `action` once after `delay`, replacing any earlier schedule. Timers of equal delay share a
-    /// libevent common-timeout queue.
-    public func schedule(after delay: Duration, _ action: @escaping () -> Void) {
+    /// libevent common-timeout queue unless `common` is false: a delay that varies (the rest of a
+    /// deadline) must not, since the loop keeps one queue per distinct delay it is given.
+    public func schedule(after delay: Duration, common: Bool = true, _ action: @escaping () -> Void) {
         self.action = action
-        var tv = loop.commonTimeout(delay)
+        var tv = common ? loop.commonTimeout(delay) : timeval(microseconds: delay.microseconds)
         // libevent counts from the time it cached at its last poll; a timer armed from a job that runs
         // later (jobs run in slices between polls) would fire that much early. Count from now.
         event_base_update_cache_time(loop.base)
