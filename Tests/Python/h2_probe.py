@@ -9,6 +9,8 @@ client library would refuse to misbehave. Prints one JSON object; the Swift test
     h2_probe.py flow PORT SLOW FAST BYTES [MS]  a tiny-window slow stream beside a fast one
     h2_probe.py bodies PORT PATH...       all PATHs at once on one connection: each body's length,
                                           SHA-256 and how its stream ended
+    h2_probe.py uploads PORT PATH SIZE    two POSTs of SIZE different bytes to PATH (an echo) on one
+                                          connection, their DATA frames alternating: whether each came back
     h2_probe.py idle PORT PATH HOLD_MS    PATH requested; a response still streaming after HOLD_MS is
                                           cancelled: when GOAWAY came, counted from the stream's end
     h2_probe.py fields PORT PATH COUNT    COUNT requests in turn on one connection, their fields
@@ -325,6 +327,52 @@ def reset(port, path):
     return {"got_data": first is not None, "connection_alive": ping is not None}
 
 
+def uploads(port, path, size):
+    """Two request bodies at once, their DATA frames alternating (1,000 bytes each): the server must
+    keep each frame with its own stream. Windows are left at the defaults (64 KiB), so SIZE above that
+    also needs the server's WINDOW_UPDATEs, which come as its handlers read."""
+    peer = Peer(port)
+    bodies = {1: bytes((i * 7 + 1) % 251 for i in range(size)), 3: bytes((i * 13 + 5) % 241 for i in range(size))}
+    for stream_id in bodies:
+        peer.send(peer.request(stream_id, path=path, method="POST", end_stream=False))
+    sent = {1: 0, 3: 0}
+    windows = {0: 65535, 1: 65535, 3: 65535}
+    received = {1: bytearray(), 3: bytearray()}
+    ended = set()
+    deadline = time.time() + 20
+    while len(ended) < 2 and time.time() < deadline:
+        progressed = False
+        for stream_id, body in bodies.items():
+            chunk = min(1000, len(body) - sent[stream_id], windows[0], windows[stream_id])
+            if sent[stream_id] < len(body) and chunk > 0:
+                frame = DataFrame(stream_id, body[sent[stream_id]:sent[stream_id] + chunk])
+                sent[stream_id] += chunk
+                windows[0] -= chunk
+                windows[stream_id] -= chunk
+                if sent[stream_id] == len(body):
+                    frame.flags.add("END_STREAM")
+                peer.send(frame)
+                progressed = True
+        # Read what is there (window updates, answers); wait a little only when blocked.
+        frame = peer.read_frame(time.time() + (0.001 if progressed else 0.2))
+        while frame is not None:
+            if isinstance(frame, WindowUpdateFrame):
+                windows[frame.stream_id] = windows.get(frame.stream_id, 0) + frame.window_increment
+            if isinstance(frame, DataFrame) and frame.stream_id in received:
+                received[frame.stream_id] += frame.data
+                if frame.data:  # the answers' windows, reopened as they arrive
+                    peer.send(WindowUpdateFrame(0, window_increment=len(frame.data)),
+                              WindowUpdateFrame(frame.stream_id, window_increment=len(frame.data)))
+            if frame.stream_id in received and "END_STREAM" in getattr(frame, "flags", ()):
+                ended.add(frame.stream_id)
+            if isinstance(frame, (RstStreamFrame, GoAwayFrame)):
+                ended.add(frame.stream_id)
+            frame = peer.read_frame(time.time() + 0.001)
+    peer.close()
+    return {"streams": [{"sent": sent[i], "received": len(received[i]), "echoed": bytes(received[i]) == bodies[i],
+                         "ended": i in ended} for i in (1, 3)]}
+
+
 def idle(port, path, hold):
     """The idle timeout: GOAWAY only once no stream has been open for the timeout. PATH is requested;
     if its response has not ended after HOLD seconds it is cancelled (RST_STREAM). Reports whether a
@@ -519,6 +567,8 @@ if __name__ == "__main__":
         out = flow(port, sys.argv[3], sys.argv[4], int(sys.argv[5]), float(sys.argv[6]) / 1000 if len(sys.argv) > 6 else 0.02)
     elif mode == "bodies":
         out = bodies(port, sys.argv[3:])
+    elif mode == "uploads":
+        out = uploads(port, sys.argv[3], int(sys.argv[4]))
     elif mode == "idle":
         out = idle(port, sys.argv[3], float(sys.argv[4]) / 1000)
     elif mode == "fields":

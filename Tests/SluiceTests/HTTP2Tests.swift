@@ -179,6 +179,23 @@ import Testing
         }
     }
 
+    /// Two request bodies at once on one connection, their DATA frames alternating and longer than the
+    /// initial window: each frame lands in its own stream's body (the connection finds a frame's stream
+    /// by id, the one it found last without a lookup).
+    @Test func interleavedUploadsKeepTheirOwnBodies() async throws {
+        try await withServer(routes: { router in
+            router.post("/echo-body") { request in Response(body: request.body) }
+        }) { server in
+            let result = try await h2Probe(["uploads", String(server.port), "/echo-body", "200000"])
+            let streams = try #require(result["streams"] as? [[String: Any]])
+            #expect(streams.count == 2)
+            for stream in streams {
+                #expect(stream["sent"] as? Int == 200_000 && stream["echoed"] as? Bool == true && stream["ended"] as? Bool == true,
+                        "\(stream["sent"] ?? "?") sent, \(stream["received"] ?? "?") back, echoed \(stream["echoed"] ?? "?")")
+            }
+        }
+    }
+
     /// The idle timeout ends a connection with GOAWAY(NO_ERROR) once no stream has been open for that
     /// long, counted from the last stream's end; never while a stream is open, however quiet.
     @Test func idleTimeoutCountsFromTheLastStreamsEnd() async throws {
