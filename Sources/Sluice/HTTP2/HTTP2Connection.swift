@@ -68,13 +68,6 @@ final class HTTP2Connection: ServerConnection, DeferredWriter {
         timer = LoopTimer(loop: loop)
     }
 
-    /// Bytes queued for one stream and not yet handed to nghttp2 (for tests and metrics).
-    func pendingBytes(stream id: Int32) -> Int? {
-        guard let stream = stream(id) else { return nil }
-        if let body = stream.wholeBody { return body.count - stream.wholeBodySent }
-        return stream.sink?.pendingBytes
-    }
-
     // MARK: Set-up
 
     func start() {
@@ -398,7 +391,7 @@ final class HTTP2Connection: ServerConnection, DeferredWriter {
 
     /// The open stream `id`: from the pointer kept with nghttp2's own stream, set at its first HEADERS
     /// frame and cleared when it closes (nghttp2's table is the one lookup by id; a request's
-    /// callbacks ask ~12 times).
+    /// callbacks ask ~12 times). Loop thread only: it remembers what it found.
     private func stream(_ id: Int32) -> HTTP2Stream? {
         // The stream whose frames arrive now (a request's header callbacks ask for it six times or so)
         // without nghttp2's hash lookup: ~1% of a small request.

@@ -21,30 +21,30 @@ import Glibc
 /// The memo keeps its file (and so one descriptor) until the thread's next lookup of another path
 /// replaces it, or the thread ends.
 final class FreshLookupMemo {
-    private(set) var cache: UInt64 = 0
-    private(set) var path = ""
-    private(set) var checkedAt = Moment(ContinuousClock.now)
-    private(set) var file: StaticFiles.OpenFile?
+    private var cache: UInt64 = 0
+    private var path = ""
+    private var checkedAt = Moment(ContinuousClock.now)
+    private var kept: StaticFiles.OpenFile?
 
     /// The memo's file if it is `path` of cache `cache`, found by a check that began at or after `receivedAt`.
     @inline(__always)
     func file(_ path: String, in cache: UInt64, receivedAt: Moment) -> StaticFiles.OpenFile? {
         guard self.cache == cache, checkedAt >= receivedAt, self.path == path else { return nil }
-        return file
+        return kept
     }
 
     func remember(_ file: StaticFiles.OpenFile, at path: String, in cache: UInt64, checkedAt: Moment) {
         self.cache = cache
         self.path = path
         self.checkedAt = checkedAt
-        self.file = file
+        kept = file
     }
 
     func forget(_ path: String, in cache: UInt64) {
         guard self.cache == cache, self.path == path else { return }
         self.cache = 0
         self.path = ""
-        file = nil
+        kept = nil
     }
 
     /// This thread's memo, made on first use and released when the thread ends.
