@@ -16,6 +16,9 @@ client library would refuse to misbehave. Prints one JSON object; the Swift test
     h2_probe.py fields PORT PATH COUNT    COUNT requests in turn on one connection, their fields
                                           repeating and churning HPACK's table: which answers did
                                           not echo the fields sent
+    h2_probe.py heads PORT PATH           request heads that repeat, shorten, lengthen, change, reorder
+                                          and hide the previous one's fields, on one connection; PATH
+                                          echoes the head: which answers were not the head sent
 """
 import hashlib
 import json
@@ -551,6 +554,103 @@ def fields(port, path, count):
     return {"requests": count, "wrong": wrong}
 
 
+def heads(port, path):
+    """The server recognises a request head that repeats the previous one's fields (the same HPACK
+    buffers) and decodes the rest: every way a head can depart from the one before must still arrive
+    as sent. PATH answers "method scheme authority path" and then each field as "name: value"."""
+    peer = Peer(port)
+    base = [(":method", "GET"), (":scheme", "http"), (":authority", "localhost"), (":path", path),
+            ("user-agent", "probe/2"), ("accept", "*/*"), ("x-one", "1")]
+
+    def with_field(name, value, headers=None):
+        return [(n, value if n == name else v) for n, v in (headers or base)]
+
+    secret = [hpack.NeverIndexedHeaderTuple("x-secret", "s1")]
+    many = [(f"x-many-{i}", str(i)) for i in range(40)]
+    cases = [
+        ("first", base, {}),
+        ("repeated", base, {}),
+        ("repeated again", base, {}),
+        ("another path", with_field(":path", path + "?q=1"), {}),
+        ("the path again", base, {}),
+        ("one field fewer", base[:-1], {}),
+        ("as before", base, {}),
+        ("one field more", base + [("x-two", "2")], {}),
+        ("last value changed", with_field("x-one", "changed"), {}),
+        ("middle value changed", with_field("accept", "text/plain"), {}),
+        ("another method", with_field(":method", "DELETE"), {}),
+        ("another authority", with_field(":authority", "other.test"), {}),
+        ("never indexed", base + secret, {}),
+        ("never indexed again", base + secret, {}),
+        ("reordered", base[:4] + [base[5], base[4], base[6]], {}),
+        ("cookie crumbs", base + [("cookie", "a=1"), ("cookie", "b=2")], {}),
+        ("cookie crumbs again", base + [("cookie", "a=1"), ("cookie", "b=2")], {}),
+        ("a large value", base + [("x-large", "v" * 5000)], {}),
+        ("a large value again", base + [("x-large", "v" * 5000)], {}),
+        ("after the large value", base, {}),
+        ("many fields", base + many, {}),
+        ("many fields again", base + many, {}),
+        ("after many", base, {}),
+        ("with a body", with_field(":method", "POST"), {"body": b"hello"}),
+        ("after a body", base, {}),
+        ("split into CONTINUATION", base + [("x-split", "yes")], {"split": True}),
+        ("split again", base + [("x-split", "yes")], {"split": True}),
+        ("table emptied", base, {"table_size": 0}),
+        ("after the table emptied", base, {"table_size": 4096}),
+        ("once more", base, {}),
+    ]
+    wrong = []
+    stream_id = 1
+    for name, headers, options in cases:
+        if "table_size" in options:
+            # A dynamic table size update in the next block: the server's decoder evicts every entry.
+            peer.encoder.header_table_size = options["table_size"]
+        block = peer.block(headers)
+        body = options.get("body")
+        if options.get("split"):
+            first = HeadersFrame(stream_id, block[:len(block) // 2])
+            rest = ContinuationFrame(stream_id, block[len(block) // 2:])
+            rest.flags.add("END_HEADERS")
+            first.flags.add("END_STREAM")
+            peer.send(first, rest)
+        else:
+            frame = HeadersFrame(stream_id, block)
+            frame.flags.add("END_HEADERS")
+            if body is None:
+                frame.flags.add("END_STREAM")
+            peer.send(frame)
+        if body is not None:
+            data = DataFrame(stream_id, body)
+            data.flags.add("END_STREAM")
+            peer.send(data)
+        received = bytearray()
+        status = None
+        deadline = time.time() + 10
+        while True:
+            frame = peer.read_frame(deadline)
+            if frame is None:
+                status = "no answer"
+                break
+            if isinstance(frame, HeadersFrame) and frame.stream_id == stream_id:
+                status = dict(frame.decoded).get(":status")
+            if isinstance(frame, DataFrame) and frame.stream_id == stream_id:
+                received += frame.data
+            if isinstance(frame, (RstStreamFrame, GoAwayFrame)):
+                status = f"{type(frame).__name__} {CODES.get(frame.error_code, frame.error_code)}"
+                break
+            if frame.stream_id == stream_id and "END_STREAM" in getattr(frame, "flags", ()):
+                break
+        pseudo = dict((n, v) for n, v in headers if n.startswith(":"))
+        expected = "\n".join([" ".join(pseudo[k] for k in (":method", ":scheme", ":authority", ":path"))] +
+                             [f"{n}: {v}" for n, v in headers if not n.startswith(":")])
+        if status != "200" or received.decode(errors="replace") != expected:
+            wrong.append({"case": name, "status": status, "expected": expected[:300],
+                          "got": received.decode(errors="replace")[:300]})
+        stream_id += 2
+    peer.close()
+    return {"requests": len(cases), "wrong": wrong}
+
+
 if __name__ == "__main__":
     mode, port = sys.argv[1], int(sys.argv[2])
     if mode == "conformance":
@@ -573,6 +673,8 @@ if __name__ == "__main__":
         out = idle(port, sys.argv[3], float(sys.argv[4]) / 1000)
     elif mode == "fields":
         out = fields(port, sys.argv[3], int(sys.argv[4]))
+    elif mode == "heads":
+        out = heads(port, sys.argv[3])
     else:
         raise SystemExit(f"unknown mode {mode}")
     print(json.dumps(out))

@@ -83,6 +83,11 @@ import Testing
                         fields[HTTPField.Name("x-probe")!] ?? "-", fields[HTTPField.Name("x-unique")!] ?? "-", fields[.userAgent] ?? "-"]
             return Response(text: echo.joined(separator: " "))
         }
+        router.immediate([.get, .post, .delete], "/head-echo") { request in
+            let head = request.head
+            let first = [head.method.rawValue, head.scheme ?? "-", head.authority ?? "-", head.path ?? "-"].joined(separator: " ")
+            return Response(text: ([first] + head.headerFields.map { "\($0.name.canonicalName): \($0.value)" }).joined(separator: "\n"))
+        }
     }
 
     /// Request fields are decoded once per connection and found again by nghttp2's buffers: fields
@@ -92,6 +97,18 @@ import Testing
         try await withServer(loops: 1, routes: Self.routes) { server in
             let probe = try await h2Probe(["fields", String(server.port), "/fields", "400"])
             #expect(probe["requests"] as? Int == 400)
+            #expect((probe["wrong"] as? [Any])?.isEmpty == true, "\(probe["wrong"] ?? "")")
+        }
+    }
+
+    /// A head that repeats the previous request's fields is the previous head again, with its own
+    /// path (`HTTP2HeadMemo`): heads that repeat, shorten, lengthen, change in any pseudo-header or
+    /// field, reorder, hide a field from HPACK's table, outgrow the memo's bounds, come in
+    /// CONTINUATION frames or after the table was emptied must each arrive as sent.
+    @Test func headsThatRepeatThePreviousOneAndThoseThatDoNot() async throws {
+        try await withServer(loops: 1, routes: Self.routes) { server in
+            let probe = try await h2Probe(["heads", String(server.port), "/head-echo"])
+            #expect(probe["requests"] as? Int == 30)
             #expect((probe["wrong"] as? [Any])?.isEmpty == true, "\(probe["wrong"] ?? "")")
         }
     }

@@ -52,6 +52,8 @@ final class HTTP2Connection: ServerConnection, DeferredWriter {
     private var servicePending: [Int32] = []
     /// Request fields decoded before, found again by nghttp2's buffers (see `HTTP2FieldCache`).
     private let fieldCache = HTTP2FieldCache()
+    /// The last request's head, for a header block that repeats it (see `HTTP2HeadMemo`).
+    private let headMemo = HTTP2HeadMemo()
     /// Taken after each read (the bytes before any read came with the connection): every request
     /// that read brought was received by then (``Request/receivedAt``).
     private var lastRead = Moment.now
@@ -288,6 +290,7 @@ final class HTTP2Connection: ServerConnection, DeferredWriter {
         guard hd.type == UInt8(NGHTTP2_HEADERS.rawValue), frame.pointee.headers.cat == NGHTTP2_HCAT_REQUEST else { return 0 }
         let stream = HTTP2Stream(id: hd.stream_id)
         streams.add(stream)
+        headMemo.begin()
         // Unretained: `streams` owns it until nghttp2 closes the stream, and nghttp2 hands the pointer
         // out only while its stream is open (see `stream(_:)`).
         if let session { nghttp2_session_set_stream_user_data(session, hd.stream_id, Unmanaged.passUnretained(stream).toOpaque()) }
@@ -298,9 +301,24 @@ final class HTTP2Connection: ServerConnection, DeferredWriter {
 
     private func header(_ frame: UnsafePointer<nghttp2_frame>, _ name: OpaquePointer, _ value: OpaquePointer) -> Int32 {
         guard let stream = stream(frame.pointee.hd.stream_id), !stream.dispatched else { return 0 }
+        let pair = HTTP2BufferPair(name: name, value: value)
+        if headMemo.follows(pair) { return 0 }
         // nghttp2 has already refused malformed names, uppercase and connection-specific fields,
         // and unknown request pseudo-headers.
-        switch fieldCache.decode(name: name, value: value) {
+        let decoded = fieldCache.decode(pair)
+        // The path is never part of the memo (see `HTTP2HeadMemo`): a new one does not depart from it.
+        if case .path(let path) = decoded {
+            stream.path = path
+            return 0
+        }
+        for earlier in headMemo.depart() { take(fieldCache.decode(earlier), into: stream) }
+        headMemo.record(pair)
+        take(decoded, into: stream)
+        return 0
+    }
+
+    private func take(_ decoded: HTTP2FieldCache.Decoded, into stream: HTTP2Stream) {
+        switch decoded {
         case .method(let method): stream.method = method
         case .scheme(let scheme): stream.scheme = scheme
         case .authority(let authority): stream.authority = authority
@@ -312,7 +330,6 @@ final class HTTP2Connection: ServerConnection, DeferredWriter {
             stream.fields.append(field)
         case .ignored: break
         }
-        return 0
     }
 
     /// Regular fields a request usually has (a browser sends ~10, curl and h2load 2 or 3).
@@ -413,18 +430,10 @@ final class HTTP2Connection: ServerConnection, DeferredWriter {
 
     private func dispatch(_ stream: HTTP2Stream, hasBody: Bool) {
         stream.dispatched = true
-        guard let method = stream.method else {
+        guard let head = requestHead(stream) else {
             return resetInCallback(stream.id, NGHTTP2_PROTOCOL_ERROR)
         }
-        // Taken out of the stream, which needs them no more: moved, not retained here and released
-        // again when the stream goes.
-        var fields = HTTPFields()
-        swap(&fields, &stream.fields)
-        var head = HTTPRequest(
-            method: method, scheme: stream.scheme.take() ?? scheme, authority: stream.authority.take(), path: stream.path.take(),
-            headerFields: fields)
-        // Set only when there is one: the setter costs even for nil.
-        if let name = stream.connectProtocol { head.extendedConnectProtocol = name }
+        let method = head.method
         let bodyStream: InboundBody
         if hasBody {
             let loop = self.loop
@@ -460,6 +469,25 @@ final class HTTP2Connection: ServerConnection, DeferredWriter {
             await HandlerRunner.run(route.handler, request: request, sink: sink, loop: loop, maxBodyBytes: maxBody, logger: logger,
                                     faultInjection: faults)
         }
+    }
+
+    /// The request head of `stream`, whose header block has ended: the memo's, when the block
+    /// repeated it, else built from the fields decoded (and remembered); nil without a valid method.
+    private func requestHead(_ stream: HTTP2Stream) -> HTTPRequest? {
+        if let head = headMemo.head(path: stream.path) { return head }
+        for earlier in headMemo.depart() { take(fieldCache.decode(earlier), into: stream) }
+        guard let method = stream.method else { return nil }
+        // Taken out of the stream, which needs them no more: moved, not retained here and released
+        // again when the stream goes.
+        var fields = HTTPFields()
+        swap(&fields, &stream.fields)
+        var head = HTTPRequest(
+            method: method, scheme: stream.scheme.take() ?? scheme, authority: stream.authority.take(), path: stream.path.take(),
+            headerFields: fields)
+        // Set only when there is one: the setter costs even for nil.
+        if let name = stream.connectProtocol { head.extendedConnectProtocol = name }
+        headMemo.remember(head)
+        return head
     }
 
     private func makeSink(for stream: HTTP2Stream, isHead: Bool) -> HTTP2ResponseSink {
@@ -752,6 +780,7 @@ final class HTTP2Connection: ServerConnection, DeferredWriter {
         streams.removeAll()
         (recentID, recentStream) = (0, nil)
         fieldCache.removeAll()
+        headMemo.removeAll()
         if let bev {
             self.bev = nil
             reads?.close()

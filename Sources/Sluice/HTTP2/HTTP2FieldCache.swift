@@ -2,10 +2,9 @@ import CNGHTTP2
 import HTTPTypes
 
 /// Request fields already decoded on this connection, found again by nghttp2's reference-counted
-/// buffers: an HPACK-indexed field (every field of a client's repeated requests, after the first)
-/// arrives as the very buffers of its dynamic-table entry, and a static-table field as a static
-/// buffer. While an entry holds a reference to both buffers they cannot be freed, so their addresses
-/// cannot be reused for other bytes: the same pair of addresses means the same name and value.
+/// buffers (``HTTP2BufferPair``): an HPACK-indexed field (every field of a client's repeated
+/// requests, after the first) arrives as the very buffers of its dynamic-table entry, and a
+/// static-table field as a static buffer. Each entry holds a reference to both.
 /// A hit costs a retain instead of a String made, validated and (for regular fields) legalized by
 /// HTTPTypes: ~3% more 100-byte h2 requests a second (median of 8 alternating pairs).
 ///
@@ -26,36 +25,27 @@ final class HTTP2FieldCache {
         var isPath: Bool { if case .path = self { true } else { false } }
     }
 
-    /// The buffers' addresses: a plain pair, so the scan copies nothing that is reference-counted.
-    private struct Key: Equatable {
-        var name: OpaquePointer
-        var value: OpaquePointer
-    }
-
     static let capacity = 32
     static let maxValueBytes = 512
     // Loop-confined, and no access to them overlaps another: the runtime's exclusivity checks on
     // every lookup were ~1.5% of a small HTTP/2 request.
-    @exclusivity(unchecked) private var keys: [Key] = []
+    @exclusivity(unchecked) private var keys: [HTTP2BufferPair] = []
     @exclusivity(unchecked) private var decoded: [Decoded] = []
     @exclusivity(unchecked) private var nextVictim = 0
 
-    /// The decoded field for nghttp2's `name` and `value` buffers.
-    func decode(name: OpaquePointer, value: OpaquePointer) -> Decoded {
-        let key = Key(name: name, value: value)
+    /// The decoded field for nghttp2's name and value buffers.
+    func decode(_ key: HTTP2BufferPair) -> Decoded {
         if let index = keys.firstIndex(of: key) { return decoded[index] }
-        let nameBytes = Self.bytes(name)
-        let valueBytes = Self.bytes(value)
-        let field = Self.decode(name: nameBytes, value: valueBytes)
+        let valueBytes = key.valueBytes
+        let field = Self.decode(name: key.nameBytes, value: valueBytes)
         // A path is not kept: HPACK encoders leave `:path` out of their tables (nghttp2 never indexes
         // it), so its buffers are new each request and would only push out the fields that repeat.
         if valueBytes.count <= Self.maxValueBytes, !field.isPath { remember(key, field) }
         return field
     }
 
-    private func remember(_ key: Key, _ field: Decoded) {
-        nghttp2_rcbuf_incref(key.name)
-        nghttp2_rcbuf_incref(key.value)
+    private func remember(_ key: HTTP2BufferPair, _ field: Decoded) {
+        key.retain()
         if keys.count < Self.capacity {
             if keys.isEmpty {
                 keys.reserveCapacity(Self.capacity)
@@ -65,7 +55,7 @@ final class HTTP2FieldCache {
             decoded.append(field)
             return
         }
-        Self.release(keys[nextVictim])
+        keys[nextVictim].release()
         keys[nextVictim] = key
         decoded[nextVictim] = field
         nextVictim = (nextVictim + 1) % Self.capacity
@@ -73,23 +63,13 @@ final class HTTP2FieldCache {
 
     /// Lets go of every buffer held (before the session that made them goes).
     func removeAll() {
-        for key in keys { Self.release(key) }
+        for key in keys { key.release() }
         keys = []
         decoded = []
         nextVictim = 0
     }
 
     deinit { removeAll() }
-
-    private static func release(_ key: Key) {
-        nghttp2_rcbuf_decref(key.name)
-        nghttp2_rcbuf_decref(key.value)
-    }
-
-    private static func bytes(_ buffer: OpaquePointer) -> UnsafeBufferPointer<UInt8> {
-        let vec = nghttp2_rcbuf_get_buf(buffer)
-        return UnsafeBufferPointer(start: vec.base, count: vec.len)
-    }
 
     /// Decodes a field nghttp2 has checked (names lowercase and legal, no connection-specific fields,
     /// only known request pseudo-headers).
