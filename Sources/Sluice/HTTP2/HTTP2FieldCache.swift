@@ -32,15 +32,25 @@ final class HTTP2FieldCache {
     @exclusivity(unchecked) private var keys: [HTTP2BufferPair] = []
     @exclusivity(unchecked) private var decoded: [Decoded] = []
     @exclusivity(unchecked) private var nextVictim = 0
+    /// The buffer the last `:path` name came in (HPACK's static entry, as a rule), a reference held:
+    /// a path, new each request, is known by it without the scan of `keys`.
+    @exclusivity(unchecked) private var pathName: OpaquePointer?
 
     /// The decoded field for nghttp2's name and value buffers.
     func decode(_ key: HTTP2BufferPair) -> Decoded {
+        if key.name == pathName { return .path(String(decoding: key.valueBytes, as: UTF8.self)) }
         if let index = keys.firstIndex(of: key) { return decoded[index] }
         let valueBytes = key.valueBytes
         let field = Self.decode(name: key.nameBytes, value: valueBytes)
         // A path is not kept: HPACK encoders leave `:path` out of their tables (nghttp2 never indexes
         // it), so its buffers are new each request and would only push out the fields that repeat.
-        if valueBytes.count <= Self.maxValueBytes, !field.isPath { remember(key, field) }
+        if field.isPath {
+            nghttp2_rcbuf_incref(key.name)
+            if let pathName { nghttp2_rcbuf_decref(pathName) }
+            pathName = key.name
+        } else if valueBytes.count <= Self.maxValueBytes {
+            remember(key, field)
+        }
         return field
     }
 
@@ -64,6 +74,8 @@ final class HTTP2FieldCache {
     /// Lets go of every buffer held (before the session that made them goes).
     func removeAll() {
         for key in keys { key.release() }
+        if let pathName { nghttp2_rcbuf_decref(pathName) }
+        pathName = nil
         keys = []
         decoded = []
         nextVictim = 0

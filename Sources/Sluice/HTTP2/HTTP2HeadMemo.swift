@@ -103,8 +103,11 @@ final class HTTP2HeadMemo {
     }
 
     private func forgetRecorded() {
-        for pair in recorded { pair.release() }
-        recorded.removeAll(keepingCapacity: true)
+        // Nothing recorded, as a rule (a block that followed the memo): then nothing is touched.
+        if !recorded.isEmpty {
+            for pair in recorded { pair.release() }
+            recorded.removeAll(keepingCapacity: true)
+        }
         recordedBytes = 0
     }
 
