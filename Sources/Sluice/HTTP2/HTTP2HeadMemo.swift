@@ -69,7 +69,6 @@ final class HTTP2HeadMemo {
             return forgetRecorded()
         }
         pair.retain()
-        if recorded.isEmpty { recorded.reserveCapacity(Self.maxFields) }
         recorded.append(pair)
     }
 
