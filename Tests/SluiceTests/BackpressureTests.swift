@@ -92,7 +92,8 @@ final class HandlerProbe: @unchecked Sendable {
 @Suite struct ShutdownTests {
     @Test func gracefulShutdownLetsAnInFlightStreamEnd() async throws {
         let started = Locked(0)
-        let server = try TestServer(routes: trackedRoutes(started))
+        // A long grace period: stopping must end with the stream (~0.5 s), not wait it out.
+        let server = try TestServer(configure: { $0.timeouts.shutdownGrace = .seconds(30) }, routes: trackedRoutes(started))
         let reading = Task {
             try await blocking { () -> String in
                 let client = try RawClient(port: server.port)
@@ -105,7 +106,9 @@ final class HandlerProbe: @unchecked Sendable {
         #expect(await eventually(timeout: .seconds(20)) { started.withLock { $0 } == 1 })
         let stopping = ContinuousClock.now
         await server.stop()
-        #expect(ContinuousClock.now - stopping < .seconds(5))
+        // Well short of the grace period. In a clean clone's first, parallel run on the loaded 2-core
+        // machine stopping took 6.1 s once (the whole test 22 s there, ~0.6 s alone): the bound was 5 s.
+        #expect(ContinuousClock.now - stopping < .seconds(15))
         #expect(try await reading.value == (1...5).map { "{\"seq\":\($0)}\n" }.joined())
         // Nobody listens any more.
         await #expect(throws: TestFailure.self) { try await blocking { _ = try RawClient(port: server.port) } }
