@@ -5,7 +5,9 @@ import SluiceCore
 /// owned by the connection's stream table, dropped when nghttp2 closes the stream.
 final class HTTP2Stream {
     let id: Int32
-    // The request as it arrives.
+    // The request as it arrives, as far as it was decoded: a block that repeats the connection's
+    // last head leaves these empty but for `path` (see `HTTP2HeadMemo`); the head is made from them
+    // at the block's end.
     /// nil until a valid `:method` came.
     var method: HTTPRequest.Method?
     var scheme: String?
