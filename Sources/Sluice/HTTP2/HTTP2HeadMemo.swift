@@ -25,7 +25,7 @@ final class HTTP2HeadMemo {
 
     /// The memo: a head and the buffers its fields came in (a reference held to each).
     @exclusivity(unchecked) private var pairs: [HTTP2BufferPair] = []
-    @exclusivity(unchecked) private var head: HTTPRequest?
+    @exclusivity(unchecked) private var remembered: HTTPRequest?
 
     // The block in progress.
     /// How many of `pairs` it has repeated, in order; nil once it departed from them.
@@ -75,7 +75,7 @@ final class HTTP2HeadMemo {
     /// The memo's head when the block followed all of it, with `path` set; nil otherwise (then the
     /// caller calls `depart()`, decodes, builds the head and offers it to `remember(_:)`).
     func head(path: String?) -> HTTPRequest? {
-        guard followed == pairs.count, var head else { return nil }
+        guard followed == pairs.count, var head = remembered else { return nil }
         if head.path != path { head.path = path }
         return head
     }
@@ -88,7 +88,7 @@ final class HTTP2HeadMemo {
         swap(&pairs, &recorded)
         recorded.removeAll(keepingCapacity: true)
         recordedBytes = 0
-        head = built
+        remembered = built
         recording = false
     }
 
@@ -97,7 +97,7 @@ final class HTTP2HeadMemo {
         forgetRecorded()
         for pair in pairs { pair.release() }
         pairs = []
-        head = nil
+        remembered = nil
         followed = 0
     }
 
